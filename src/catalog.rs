@@ -1,0 +1,151 @@
+//! The catalog as the daemon holds it in memory: immutable snapshots built
+//! from [`store::CatalogRows`], shared read-only by every request and
+//! replaced whole when the database changes.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::apikey::KeyHash;
+use crate::store::{self, CatalogRows};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub name: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Every API key eventward issued, by the SHA-256 of the key.
+#[derive(Debug, Default)]
+pub struct KeyTable {
+    by_hash: HashMap<KeyHash, ApiKey>,
+}
+
+impl KeyTable {
+    pub fn get(&self, hash: &KeyHash) -> Option<&ApiKey> {
+        self.by_hash.get(hash)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provider {
+    pub id: Uuid,
+    pub name: String,
+    pub jwks_url: String,
+    pub audience: Option<String>,
+    pub issuer: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Security {
+    /// Not secured: accepts nothing.
+    Closed,
+    ApiKeys(BTreeSet<Uuid>),
+    Jwt {
+        providers: Vec<Arc<Provider>>,
+        allowed_origins: Vec<String>,
+    },
+}
+
+/// One notification's endpoint and what it accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub id: Uuid,
+    pub workspace: String,
+    pub notification: String,
+    pub security: Security,
+}
+
+pub struct Catalog {
+    pub keys: KeyTable,
+    pub endpoints: Vec<Endpoint>,
+    pub providers: Vec<Arc<Provider>>,
+}
+
+impl Catalog {
+    pub fn from_rows(rows: CatalogRows) -> Catalog {
+        let by_hash = rows
+            .keys
+            .into_iter()
+            .map(|(id, name, hash, expires_at, revoked_at)| {
+                (
+                    hash,
+                    ApiKey {
+                        id,
+                        name,
+                        expires_at,
+                        revoked_at,
+                    },
+                )
+            })
+            .collect();
+        let providers: Vec<Arc<Provider>> = rows
+            .providers
+            .into_iter()
+            .map(|p| {
+                Arc::new(Provider {
+                    id: p.id,
+                    name: p.name,
+                    jwks_url: p.jwks_url,
+                    audience: p.audience,
+                    issuer: p.issuer,
+                })
+            })
+            .collect();
+        let mut keys_of: HashMap<Uuid, BTreeSet<Uuid>> = HashMap::new();
+        for (endpoint, key) in rows.endpoint_keys {
+            keys_of.entry(endpoint).or_default().insert(key);
+        }
+        let mut providers_of: HashMap<Uuid, Vec<Arc<Provider>>> = HashMap::new();
+        for (endpoint, provider) in rows.endpoint_providers {
+            if let Some(p) = providers.iter().find(|p| p.id == provider) {
+                providers_of.entry(endpoint).or_default().push(p.clone());
+            }
+        }
+        let endpoints = rows
+            .endpoints
+            .into_iter()
+            .map(|(id, workspace, notification, _name, security, origins, _created)| {
+                let security = match security.as_str() {
+                    "api_key" => Security::ApiKeys(keys_of.remove(&id).unwrap_or_default()),
+                    "jwt" => {
+                        let mut providers = providers_of.remove(&id).unwrap_or_default();
+                        providers.sort_by(|a, b| a.name.cmp(&b.name));
+                        Security::Jwt {
+                            providers,
+                            allowed_origins: origins,
+                        }
+                    }
+                    _ => Security::Closed,
+                };
+                Endpoint {
+                    id,
+                    workspace,
+                    notification,
+                    security,
+                }
+            })
+            .collect();
+        Catalog {
+            keys: KeyTable { by_hash },
+            endpoints,
+            providers,
+        }
+    }
+
+    pub fn load(conn: &mut diesel::PgConnection) -> store::Result<Catalog> {
+        store::load_catalog(conn).map(Catalog::from_rows)
+    }
+}

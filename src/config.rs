@@ -1,0 +1,186 @@
+//! Configuration: built-in defaults, then the TOML file, then `EVENTWARD_*`
+//! environment variables (`__` between levels). Every value is checked once,
+//! at start, and an error names the key so the operator knows what to fix.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+/// Used when neither `--config` nor `$EVENTWARD_CONFIG` names a file.
+pub const SYSTEM_CONFIG: &str = "/etc/eventward/eventward.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub http: Http,
+    pub database: Database,
+    pub amqp: Amqp,
+    pub jwt: Jwt,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    pub listen: String,
+    pub public_url: String,
+    pub max_body_bytes: usize,
+    pub max_batch_bytes: usize,
+    /// How long SIGTERM waits for requests in flight before closing them.
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    pub url: String,
+    pub pool_size: u32,
+    /// Safety net beside LISTEN/NOTIFY: a full reload of the catalog this often.
+    pub reload_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Amqp {
+    pub url: String,
+    pub exchange: String,
+    pub default_queue: String,
+    /// A publish not confirmed within this is answered 503 broker_unavailable.
+    pub confirm_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Jwt {
+    pub leeway_secs: u64,
+}
+
+const DEFAULTS: &str = r#"
+[http]
+listen = "127.0.0.1:8080"
+public_url = "http://127.0.0.1:8080"
+max_body_bytes = 262144
+max_batch_bytes = 4194304
+shutdown_timeout_secs = 30
+
+[database]
+url = "postgres://localhost/eventward"
+pool_size = 8
+reload_secs = 30
+
+[amqp]
+url = "amqp://guest:guest@127.0.0.1:5672/%2f"
+exchange = "eventward.events"
+default_queue = "eventward.events.all"
+confirm_timeout_ms = 5000
+
+[jwt]
+leeway_secs = 60
+"#;
+
+impl Settings {
+    /// Loads the settings: `explicit` (from `--config`) or `$EVENTWARD_CONFIG`
+    /// must exist; the system file is used only when present.
+    pub fn load(explicit: Option<&Path>) -> anyhow::Result<Settings> {
+        let file: Option<PathBuf> = match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => match std::env::var_os("EVENTWARD_CONFIG") {
+                Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+                _ => Some(PathBuf::from(SYSTEM_CONFIG)).filter(|p| p.exists()),
+            },
+        };
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULTS,
+            config::FileFormat::Toml,
+        ));
+        if let Some(path) = &file {
+            if !path.exists() {
+                bail!("config file {} does not exist", path.display());
+            }
+            builder = builder.add_source(
+                config::File::from(path.as_path()).format(config::FileFormat::Toml),
+            );
+        }
+        let settings: Settings = builder
+            .add_source(
+                config::Environment::with_prefix("EVENTWARD")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .with_context(|| match &file {
+                Some(p) => format!("invalid configuration (file {})", p.display()),
+                None => "invalid configuration".to_string(),
+            })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.listen_addr()?;
+        let public = url::Url::parse(&self.http.public_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+        if public.is_none() {
+            bail!(
+                "http.public_url: {:?} is not an http(s) URL",
+                self.http.public_url
+            );
+        }
+        if self.http.max_body_bytes == 0 {
+            bail!("http.max_body_bytes must be greater than 0");
+        }
+        if self.http.max_batch_bytes == 0 {
+            bail!("http.max_batch_bytes must be greater than 0");
+        }
+        if !self.database.url.starts_with("postgres://")
+            && !self.database.url.starts_with("postgresql://")
+        {
+            bail!("database.url must be a postgres:// URL");
+        }
+        if self.database.pool_size == 0 {
+            bail!("database.pool_size must be greater than 0");
+        }
+        if self.database.reload_secs == 0 {
+            bail!("database.reload_secs must be greater than 0");
+        }
+        if !self.amqp.url.starts_with("amqp://") && !self.amqp.url.starts_with("amqps://") {
+            bail!("amqp.url must be an amqp:// or amqps:// URL");
+        }
+        if self.amqp.exchange.is_empty() || self.amqp.exchange.len() > 255 {
+            bail!("amqp.exchange must be 1 to 255 characters");
+        }
+        if self.amqp.default_queue.len() > 255 {
+            bail!("amqp.default_queue must be at most 255 characters");
+        }
+        if self.amqp.confirm_timeout_ms == 0 {
+            bail!("amqp.confirm_timeout_ms must be greater than 0");
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.http.listen.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "http.listen: {:?} is not an address like 127.0.0.1:8080",
+                self.http.listen
+            )
+        })
+    }
+
+    /// `public_url` without a trailing slash, ready to have a path appended.
+    pub fn public_base(&self) -> &str {
+        self.http.public_url.trim_end_matches('/')
+    }
+
+    pub fn confirm_timeout(&self) -> Duration {
+        Duration::from_millis(self.amqp.confirm_timeout_ms)
+    }
+
+    pub fn leeway(&self) -> Duration {
+        Duration::from_secs(self.jwt.leeway_secs)
+    }
+}

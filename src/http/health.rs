@@ -1,0 +1,29 @@
+//! `/healthz` answers while the process runs; `/readyz` only when requests
+//! can be served: the catalog is loaded, the JWKS of every provider in use
+//! has been fetched once, and RabbitMQ is connected.
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use super::AppState;
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let catalog = state.shared.is_loaded();
+    let broker = state.publisher.is_ready();
+    let jwks = state.keysets.ready();
+    let body = json!({
+        "status": if catalog && broker && jwks { "ready" } else { "not_ready" },
+        "checks": { "catalog": catalog, "broker": broker, "jwks": jwks },
+    });
+    if catalog && broker && jwks {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .insert_header(("Retry-After", "1"))
+            .json(body)
+    }
+}

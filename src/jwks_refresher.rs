@@ -1,0 +1,238 @@
+//! The JwksRefresher actor: keeps every JWT provider's key set fresh in the
+//! background, so verification never waits on the network.
+//!
+//! Each provider in use has a [`KeysetSlot`] that endpoints' guards read.
+//! The refresher fetches on first use, then again when the `Cache-Control:
+//! max-age` runs out (bounded to 1 min – 24 h; 15 min without one). A token
+//! with an unknown `kid` asks for an early refetch, at most once per provider
+//! per 30 s. A failed fetch keeps the last good key set serving.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use arc_swap::ArcSwapOption;
+use uuid::Uuid;
+
+use crate::catalog::Provider;
+use crate::jwt::jwks::{self, KeySet};
+
+const DEFAULT_MAX_AGE: Duration = Duration::from_secs(15 * 60);
+const MIN_MAX_AGE: Duration = Duration::from_secs(60);
+const MAX_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+/// An unknown `kid` refetches at most this often per provider.
+pub const UNKNOWN_KID_INTERVAL: Duration = Duration::from_secs(30);
+
+/// One provider's current key set, read by every guard that trusts it.
+pub struct KeysetSlot {
+    pub provider_id: Uuid,
+    keys: ArcSwapOption<KeySet>,
+    /// The first fetch has finished (successfully or not).
+    attempted: AtomicBool,
+    /// Milliseconds since `epoch` of the last unknown-kid refetch request.
+    last_refetch_ms: AtomicU64,
+    epoch: Instant,
+    refresher: Addr<JwksRefresher>,
+}
+
+impl KeysetSlot {
+    pub fn current(&self) -> Option<Arc<KeySet>> {
+        self.keys.load_full()
+    }
+
+    /// A token named a `kid` we do not know: maybe the provider rotated.
+    /// Cheap to call on every such token: only one call per 30 s gets through.
+    pub fn unknown_kid(&self) {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        let last = self.last_refetch_ms.load(Ordering::Relaxed);
+        if last != 0 && now.saturating_sub(last) < UNKNOWN_KID_INTERVAL.as_millis() as u64 {
+            return;
+        }
+        if self
+            .last_refetch_ms
+            .compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.refresher.do_send(Refetch(self.provider_id));
+        }
+    }
+}
+
+/// The handle Authenticators use to find a provider's slot.
+#[derive(Clone)]
+pub struct Keysets {
+    slots: Arc<Mutex<HashMap<Uuid, Arc<KeysetSlot>>>>,
+    refresher: Addr<JwksRefresher>,
+}
+
+impl Keysets {
+    /// The slot for `provider`, created (and its first fetch started) on first use.
+    pub fn slot(&self, provider: &Arc<Provider>) -> Arc<KeysetSlot> {
+        let mut slots = self.slots.lock().expect("keyset slots lock");
+        slots
+            .entry(provider.id)
+            .or_insert_with(|| {
+                self.refresher.do_send(Track(provider.clone()));
+                Arc::new(KeysetSlot {
+                    provider_id: provider.id,
+                    keys: ArcSwapOption::empty(),
+                    attempted: AtomicBool::new(false),
+                    last_refetch_ms: AtomicU64::new(0),
+                    epoch: Instant::now(),
+                    refresher: self.refresher.clone(),
+                })
+            })
+            .clone()
+    }
+
+    pub fn providers(&self) -> &Addr<JwksRefresher> {
+        &self.refresher
+    }
+
+    /// True when every provider in use has had its first fetch.
+    pub fn ready(&self) -> bool {
+        let slots = self.slots.lock().expect("keyset slots lock");
+        slots.values().all(|s| s.attempted.load(Ordering::Acquire))
+    }
+}
+
+pub struct JwksRefresher {
+    client: reqwest::Client,
+    slots: Arc<Mutex<HashMap<Uuid, Arc<KeysetSlot>>>>,
+    providers: HashMap<Uuid, Arc<Provider>>,
+    timers: HashMap<Uuid, SpawnHandle>,
+}
+
+impl JwksRefresher {
+    pub fn start() -> Keysets {
+        let slots = Arc::new(Mutex::new(HashMap::new()));
+        let refresher = JwksRefresher {
+            client: jwks::client(),
+            slots: slots.clone(),
+            providers: HashMap::new(),
+            timers: HashMap::new(),
+        }
+        .start();
+        Keysets { slots, refresher }
+    }
+
+    fn slot(&self, id: Uuid) -> Option<Arc<KeysetSlot>> {
+        self.slots.lock().expect("keyset slots lock").get(&id).cloned()
+    }
+
+    fn fetch(&mut self, id: Uuid, ctx: &mut Context<Self>) {
+        let Some(provider) = self.providers.get(&id).cloned() else {
+            return;
+        };
+        if let Some(timer) = self.timers.remove(&id) {
+            ctx.cancel_future(timer);
+        }
+        let client = self.client.clone();
+        let fetch = async move {
+            let url = jwks::check_url(&provider.jwks_url).map_err(|e| e.to_string())?;
+            jwks::fetch(&client, &url).await.map_err(|e| e.to_string())
+        };
+        ctx.spawn(fetch.into_actor(self).map(move |result, act, ctx| {
+            let Some(slot) = act.slot(id) else { return };
+            let Some(provider) = act.providers.get(&id) else { return };
+            let next = match result {
+                Ok(fetched) if !fetched.keys.is_empty() => {
+                    for r in &fetched.rejected {
+                        log::debug!("JWT provider {}: skipped key {:?}: {}", provider.name, r.kid, r.reason);
+                    }
+                    log::info!(
+                        "JWT provider {}: {} usable keys ({} skipped)",
+                        provider.name,
+                        fetched.keys.len(),
+                        fetched.rejected.len()
+                    );
+                    slot.keys.store(Some(Arc::new(fetched.keys)));
+                    fetched
+                        .max_age
+                        .unwrap_or(DEFAULT_MAX_AGE)
+                        .clamp(MIN_MAX_AGE, MAX_MAX_AGE)
+                }
+                Ok(_) => {
+                    log::warn!(
+                        "JWT provider {}: the JWKS holds no usable key; keeping the last good key set",
+                        provider.name
+                    );
+                    RETRY_AFTER_FAILURE
+                }
+                Err(e) => {
+                    log::warn!(
+                        "JWT provider {}: JWKS fetch failed ({e}); keeping the last good key set",
+                        provider.name
+                    );
+                    RETRY_AFTER_FAILURE
+                }
+            };
+            slot.attempted.store(true, Ordering::Release);
+            let timer = ctx.run_later(next, move |act, ctx| act.fetch(id, ctx));
+            act.timers.insert(id, timer);
+        }));
+    }
+}
+
+impl Actor for JwksRefresher {
+    type Context = Context<Self>;
+}
+
+/// Start refreshing this provider's key set.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Track(Arc<Provider>);
+
+impl Handler<Track> for JwksRefresher {
+    type Result = ();
+
+    fn handle(&mut self, msg: Track, ctx: &mut Context<Self>) {
+        let id = msg.0.id;
+        if self.providers.insert(id, msg.0).is_none() {
+            self.fetch(id, ctx);
+        }
+    }
+}
+
+/// Fetch this provider's key set now (an unknown `kid` was seen).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Refetch(Uuid);
+
+impl Handler<Refetch> for JwksRefresher {
+    type Result = ();
+
+    fn handle(&mut self, msg: Refetch, ctx: &mut Context<Self>) {
+        if let Some(name) = self.providers.get(&msg.0).map(|p| p.name.clone()) {
+            log::info!("JWT provider {name}: unknown kid seen, refetching the JWKS");
+            self.fetch(msg.0, ctx);
+        }
+    }
+}
+
+/// The providers now in the catalog: forget the ones that were removed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Providers(pub Vec<Arc<Provider>>);
+
+impl Handler<Providers> for JwksRefresher {
+    type Result = ();
+
+    fn handle(&mut self, msg: Providers, ctx: &mut Context<Self>) {
+        let live: std::collections::HashSet<Uuid> = msg.0.iter().map(|p| p.id).collect();
+        self.providers.retain(|id, _| live.contains(id));
+        for (id, timer) in self.timers.iter() {
+            if !live.contains(id) {
+                ctx.cancel_future(*timer);
+            }
+        }
+        self.timers.retain(|id, _| live.contains(id));
+        self.slots
+            .lock()
+            .expect("keyset slots lock")
+            .retain(|id, _| live.contains(id));
+    }
+}

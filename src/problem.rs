@@ -1,0 +1,206 @@
+//! The one place that turns a refusal into HTTP: an RFC 9457
+//! `application/problem+json` body with a stable snake_case `code`.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+/// Every way eventward refuses a request. The string form is the `code`
+/// clients branch on: adding one is fine, renaming one breaks clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    CredentialsInQuery,
+    InvalidJson,
+    InvalidEvent,
+    InvalidIdempotencyKey,
+    MissingCredentials,
+    InvalidApiKey,
+    ExpiredApiKey,
+    RevokedApiKey,
+    InvalidToken,
+    ExpiredToken,
+    TokenNotYetValid,
+    InvalidAudience,
+    InvalidIssuer,
+    UnsupportedAlgorithm,
+    UnknownKeyId,
+    CredentialNotAllowed,
+    EndpointNotSecured,
+    UnknownEndpoint,
+    MethodNotAllowed,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    BrokerUnavailable,
+    NoRoute,
+    StoreUnavailable,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        use Code::*;
+        match self {
+            CredentialsInQuery => "credentials_in_query",
+            InvalidJson => "invalid_json",
+            InvalidEvent => "invalid_event",
+            InvalidIdempotencyKey => "invalid_idempotency_key",
+            MissingCredentials => "missing_credentials",
+            InvalidApiKey => "invalid_api_key",
+            ExpiredApiKey => "expired_api_key",
+            RevokedApiKey => "revoked_api_key",
+            InvalidToken => "invalid_token",
+            ExpiredToken => "expired_token",
+            TokenNotYetValid => "token_not_yet_valid",
+            InvalidAudience => "invalid_audience",
+            InvalidIssuer => "invalid_issuer",
+            UnsupportedAlgorithm => "unsupported_algorithm",
+            UnknownKeyId => "unknown_key_id",
+            CredentialNotAllowed => "credential_not_allowed",
+            EndpointNotSecured => "endpoint_not_secured",
+            UnknownEndpoint => "unknown_endpoint",
+            MethodNotAllowed => "method_not_allowed",
+            IdempotencyKeyInUse => "idempotency_key_in_use",
+            IdempotencyKeyReused => "idempotency_key_reused",
+            PayloadTooLarge => "payload_too_large",
+            UnsupportedMediaType => "unsupported_media_type",
+            BrokerUnavailable => "broker_unavailable",
+            NoRoute => "no_route",
+            StoreUnavailable => "store_unavailable",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        use Code::*;
+        match self {
+            CredentialsInQuery | InvalidJson | InvalidEvent | InvalidIdempotencyKey => {
+                StatusCode::BAD_REQUEST
+            }
+            MissingCredentials | InvalidApiKey | ExpiredApiKey | RevokedApiKey | InvalidToken
+            | ExpiredToken | TokenNotYetValid | InvalidAudience | InvalidIssuer
+            | UnsupportedAlgorithm | UnknownKeyId => StatusCode::UNAUTHORIZED,
+            CredentialNotAllowed | EndpointNotSecured => StatusCode::FORBIDDEN,
+            UnknownEndpoint => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            IdempotencyKeyInUse => StatusCode::CONFLICT,
+            IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            BrokerUnavailable | NoRoute | StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn title(self) -> &'static str {
+        use Code::*;
+        match self {
+            CredentialsInQuery => "Credentials in the query string",
+            InvalidJson => "Body is not valid JSON",
+            InvalidEvent => "Invalid event",
+            InvalidIdempotencyKey => "Invalid Idempotency-Key",
+            MissingCredentials => "Missing credentials",
+            InvalidApiKey => "Invalid API key",
+            ExpiredApiKey => "Expired API key",
+            RevokedApiKey => "Revoked API key",
+            InvalidToken => "Invalid token",
+            ExpiredToken => "Expired token",
+            TokenNotYetValid => "Token not yet valid",
+            InvalidAudience => "Invalid audience",
+            InvalidIssuer => "Invalid issuer",
+            UnsupportedAlgorithm => "Unsupported algorithm",
+            UnknownKeyId => "Unknown key id",
+            CredentialNotAllowed => "Credential not allowed",
+            EndpointNotSecured => "Endpoint not secured",
+            UnknownEndpoint => "Unknown endpoint",
+            MethodNotAllowed => "Method not allowed",
+            IdempotencyKeyInUse => "Idempotency-Key in use",
+            IdempotencyKeyReused => "Idempotency-Key reused",
+            PayloadTooLarge => "Payload too large",
+            UnsupportedMediaType => "Unsupported media type",
+            BrokerUnavailable => "Broker unavailable",
+            NoRoute => "No route",
+            StoreUnavailable => "Store unavailable",
+        }
+    }
+
+    /// Seconds a client should wait before retrying, for the refusals that
+    /// are worth retrying.
+    fn retry_after(self) -> Option<u32> {
+        match self {
+            Code::BrokerUnavailable | Code::StoreUnavailable => Some(5),
+            Code::NoRoute => Some(30),
+            Code::IdempotencyKeyInUse => Some(1),
+            _ => None,
+        }
+    }
+}
+
+/// A refusal: a code and a detail that tells the client what to do. The
+/// detail is shown to the client and logged, so it never holds a credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub code: Code,
+    pub detail: String,
+}
+
+impl Problem {
+    pub fn new(code: Code, detail: impl Into<String>) -> Problem {
+        Problem {
+            code,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.detail)
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    /// `urn:eventward:problem:<code>`: one problem type per code, so the
+    /// specific `title` is allowed (RFC 9457 §4.2).
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'static str,
+    status: u16,
+    detail: &'a str,
+    code: &'static str,
+}
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+impl ResponseError for Problem {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.code.status();
+        let mut response = HttpResponse::build(status);
+        response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                r#"Bearer realm="eventward", error="invalid_token""#,
+            ));
+        }
+        if let Some(secs) = self.code.retry_after() {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if self.code == Code::MethodNotAllowed {
+            response.insert_header((header::ALLOW, "POST, OPTIONS"));
+        }
+        response.body(
+            serde_json::to_vec(&Body {
+                kind: format!("urn:eventward:problem:{}", self.code.as_str()),
+                title: self.code.title(),
+                status: status.as_u16(),
+                detail: &self.detail,
+                code: self.code.as_str(),
+            })
+            .expect("problem serializes"),
+        )
+    }
+}
