@@ -214,7 +214,15 @@ pub fn create_notification(
     })
 }
 
-pub type NotificationRow = (Uuid, String, String, String, String, Vec<String>, DateTime<Utc>);
+pub type NotificationRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    String,
+    Vec<String>,
+    DateTime<Utc>,
+);
 
 fn notification_rows(conn: &mut PgConnection, ws: Option<&str>) -> Result<Vec<NotificationRow>> {
     let mut query = notifications::table
@@ -236,7 +244,10 @@ fn notification_rows(conn: &mut PgConnection, ws: Option<&str>) -> Result<Vec<No
     Ok(query.load(conn)?)
 }
 
-fn with_credentials(conn: &mut PgConnection, rows: Vec<NotificationRow>) -> Result<Vec<NotificationInfo>> {
+fn with_credentials(
+    conn: &mut PgConnection,
+    rows: Vec<NotificationRow>,
+) -> Result<Vec<NotificationInfo>> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
     let keys: Vec<(Uuid, String)> = notification_api_keys::table
         .inner_join(api_keys::table)
@@ -250,19 +261,26 @@ fn with_credentials(conn: &mut PgConnection, rows: Vec<NotificationRow>) -> Resu
     let providers: Vec<(Uuid, String)> = notification_jwt_providers::table
         .inner_join(jwt_providers::table)
         .filter(notification_jwt_providers::notification_id.eq_any(&ids))
-        .select((notification_jwt_providers::notification_id, jwt_providers::name))
+        .select((
+            notification_jwt_providers::notification_id,
+            jwt_providers::name,
+        ))
         .order(jwt_providers::name)
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, workspace, slug, name, security, allowed_origins, created_at)| {
-            NotificationInfo {
+        .map(
+            |(id, workspace, slug, name, security, allowed_origins, created_at)| NotificationInfo {
                 id,
                 workspace,
                 slug,
                 name,
                 security: Security::parse(&security),
-                api_keys: keys.iter().filter(|k| k.0 == id).map(|k| k.1.clone()).collect(),
+                api_keys: keys
+                    .iter()
+                    .filter(|k| k.0 == id)
+                    .map(|k| k.1.clone())
+                    .collect(),
                 jwt_providers: providers
                     .iter()
                     .filter(|p| p.0 == id)
@@ -270,12 +288,15 @@ fn with_credentials(conn: &mut PgConnection, rows: Vec<NotificationRow>) -> Resu
                     .collect(),
                 allowed_origins,
                 created_at,
-            }
-        })
+            },
+        )
         .collect())
 }
 
-pub fn list_notifications(conn: &mut PgConnection, ws: Option<&str>) -> Result<Vec<NotificationInfo>> {
+pub fn list_notifications(
+    conn: &mut PgConnection,
+    ws: Option<&str>,
+) -> Result<Vec<NotificationInfo>> {
     if let Some(ws) = ws {
         workspace_id(conn, ws)?;
     }
@@ -283,7 +304,11 @@ pub fn list_notifications(conn: &mut PgConnection, ws: Option<&str>) -> Result<V
     with_credentials(conn, rows)
 }
 
-pub fn show_notification(conn: &mut PgConnection, ws: &str, slug: &str) -> Result<NotificationInfo> {
+pub fn show_notification(
+    conn: &mut PgConnection,
+    ws: &str,
+    slug: &str,
+) -> Result<NotificationInfo> {
     list_notifications(conn, Some(ws))?
         .into_iter()
         .find(|n| n.slug == slug)
@@ -307,10 +332,13 @@ pub fn secure_notification(
 ) -> Result<NotificationInfo> {
     conn.transaction(|conn| {
         let id = show_notification(conn, ws, slug)?.id;
-        diesel::delete(notification_api_keys::table.filter(notification_api_keys::notification_id.eq(id)))
-            .execute(conn)?;
         diesel::delete(
-            notification_jwt_providers::table.filter(notification_jwt_providers::notification_id.eq(id)),
+            notification_api_keys::table.filter(notification_api_keys::notification_id.eq(id)),
+        )
+        .execute(conn)?;
+        diesel::delete(
+            notification_jwt_providers::table
+                .filter(notification_jwt_providers::notification_id.eq(id)),
         )
         .execute(conn)?;
         let (security, origins) = match securing {
@@ -412,7 +440,11 @@ fn current_key(conn: &mut PgConnection, name: &str) -> Result<ApiKeyRow> {
         })
 }
 
-fn insert_key(conn: &mut PgConnection, name: &str, expires_at: Option<DateTime<Utc>>) -> Result<IssuedKey> {
+fn insert_key(
+    conn: &mut PgConnection,
+    name: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<IssuedKey> {
     let key = apikey::generate();
     let row = diesel::insert_into(api_keys::table)
         .values((
@@ -431,7 +463,11 @@ fn insert_key(conn: &mut PgConnection, name: &str, expires_at: Option<DateTime<U
     })
 }
 
-pub fn create_key(conn: &mut PgConnection, name: &str, expires_in: Option<Duration>) -> Result<IssuedKey> {
+pub fn create_key(
+    conn: &mut PgConnection,
+    name: &str,
+    expires_in: Option<Duration>,
+) -> Result<IssuedKey> {
     check_name("key name", name)?;
     let expires_at = expires_in.map(|d| Utc::now() + d);
     insert_key(conn, name, expires_at)
@@ -563,10 +599,19 @@ pub fn remove_provider(conn: &mut PgConnection, name: &str) -> Result<ProviderRo
 
 // ------------------------------------------------------------------ catalog
 
+/// An API key as the daemon needs it: id, name, hash, expiry, revocation.
+pub type KeyRow = (
+    Uuid,
+    String,
+    KeyHash,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
 /// Everything the daemon needs to authenticate requests, read in one
 /// consistent snapshot.
 pub struct CatalogRows {
-    pub keys: Vec<(Uuid, String, KeyHash, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
+    pub keys: Vec<KeyRow>,
     pub endpoints: Vec<NotificationRow>,
     pub endpoint_keys: Vec<(Uuid, Uuid)>,
     pub providers: Vec<ProviderRow>,
@@ -586,7 +631,13 @@ pub fn load_catalog(conn: &mut PgConnection) -> Result<CatalogRows> {
                     api_keys::expires_at,
                     api_keys::revoked_at,
                 ))
-                .load::<(Uuid, String, Vec<u8>, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>(conn)?
+                .load::<(
+                    Uuid,
+                    String,
+                    Vec<u8>,
+                    Option<DateTime<Utc>>,
+                    Option<DateTime<Utc>>,
+                )>(conn)?
                 .into_iter()
                 .filter_map(|(id, name, hash, exp, rev)| {
                     // The CHECK constraint guarantees 32 bytes.
@@ -597,7 +648,10 @@ pub fn load_catalog(conn: &mut PgConnection) -> Result<CatalogRows> {
                 keys,
                 endpoints: notification_rows(conn, None)?,
                 endpoint_keys: notification_api_keys::table
-                    .select((notification_api_keys::notification_id, notification_api_keys::api_key_id))
+                    .select((
+                        notification_api_keys::notification_id,
+                        notification_api_keys::api_key_id,
+                    ))
                     .load(conn)?,
                 providers: list_providers(conn)?,
                 endpoint_providers: notification_jwt_providers::table
