@@ -42,7 +42,10 @@ pub fn credential(headers: &HeaderMap) -> Result<Credential<'_>, Problem> {
     }
     if let Some(value) = api_key {
         let key = value.to_str().map_err(|_| {
-            Problem::new(Code::InvalidApiKey, "X-API-Key holds characters no API key has")
+            Problem::new(
+                Code::InvalidApiKey,
+                "X-API-Key holds characters no API key has",
+            )
         })?;
         return Ok(Credential::ApiKey(key.trim()));
     }
@@ -52,20 +55,24 @@ pub fn credential(headers: &HeaderMap) -> Result<Credential<'_>, Problem> {
             "send the credential as `Authorization: Bearer <API key or JWT>` or `X-API-Key: <API key>`",
         ));
     };
-    let value = value
-        .to_str()
-        .map_err(|_| Problem::new(Code::InvalidToken, "Authorization holds non-ASCII characters"))?;
+    let value = value.to_str().map_err(|_| {
+        Problem::new(
+            Code::InvalidToken,
+            "Authorization holds non-ASCII characters",
+        )
+    })?;
     let bearer = match value.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-        _ => {
-            return Err(Problem::new(
-                Code::MissingCredentials,
-                "Authorization must use the Bearer scheme: `Authorization: Bearer <API key or JWT>`",
-            ))
-        }
+        _ => return Err(Problem::new(
+            Code::MissingCredentials,
+            "Authorization must use the Bearer scheme: `Authorization: Bearer <API key or JWT>`",
+        )),
     };
     if bearer.is_empty() {
-        return Err(Problem::new(Code::MissingCredentials, "the Bearer credential is empty"));
+        return Err(Problem::new(
+            Code::MissingCredentials,
+            "the Bearer credential is empty",
+        ));
     }
     Ok(if apikey::looks_like_key(bearer) {
         Credential::ApiKey(bearer)
@@ -122,7 +129,35 @@ pub struct Guard {
 }
 
 impl Guard {
-    pub fn authenticate(
+    /// Decides a request. A JWT whose `kid` no trusted provider knows may
+    /// trigger one JWKS refetch (rate-limited per provider); the request that
+    /// triggered it waits for it and is decided again, so a rotated-in key
+    /// works on first use.
+    pub async fn authenticate(
+        &self,
+        credential: &Credential<'_>,
+        keys: &KeyTable,
+    ) -> Result<Principal, Problem> {
+        match self.decide(credential, keys, Utc::now()) {
+            Err(p) if p.code == Code::UnknownKeyId && self.refetch_for_unknown_kid().await => {
+                self.decide(credential, keys, Utc::now())
+            }
+            decided => decided,
+        }
+    }
+
+    async fn refetch_for_unknown_kid(&self) -> bool {
+        let Policy::Jwt { providers, .. } = &self.policy else {
+            return false;
+        };
+        let refetches = providers.iter().map(|p| p.keys.refetch_for_unknown_kid());
+        futures_util::future::join_all(refetches)
+            .await
+            .into_iter()
+            .any(|refetched| refetched)
+    }
+
+    pub fn decide(
         &self,
         credential: &Credential<'_>,
         keys: &KeyTable,
@@ -134,7 +169,12 @@ impl Guard {
         }
     }
 
-    fn api_key(&self, key: &str, keys: &KeyTable, now: DateTime<Utc>) -> Result<Principal, Problem> {
+    fn api_key(
+        &self,
+        key: &str,
+        keys: &KeyTable,
+        now: DateTime<Utc>,
+    ) -> Result<Principal, Problem> {
         // The checksum refuses made-up and mistyped keys before any hashing or lookup.
         if !apikey::well_formed(key) {
             return Err(Problem::new(
@@ -165,7 +205,10 @@ impl Guard {
             }),
             Policy::ApiKeys(_) => Err(Problem::new(
                 Code::CredentialNotAllowed,
-                format!("API key {} is not one this notification accepts", found.name),
+                format!(
+                    "API key {} is not one this notification accepts",
+                    found.name
+                ),
             )),
             Policy::Jwt { .. } => Err(Problem::new(
                 Code::CredentialNotAllowed,
@@ -199,14 +242,15 @@ impl Guard {
     /// The origins a browser may call this endpoint from (JWT endpoints only).
     pub fn allowed_origins(&self) -> &[String] {
         match &self.policy {
-            Policy::Jwt { allowed_origins, .. } => allowed_origins,
+            Policy::Jwt {
+                allowed_origins, ..
+            } => allowed_origins,
             _ => &[],
         }
     }
 }
 
 /// Verifies a JWT against the providers this endpoint trusts, in name order.
-/// A `kid` none of them knows asks each for a (rate-limited) JWKS refetch.
 fn verify_token(token: &str, providers: &[TrustedProvider]) -> Result<Principal, Problem> {
     let header = jwt::peek_header(token).map_err(refusal)?;
     let now = std::time::SystemTime::now();
@@ -217,7 +261,10 @@ fn verify_token(token: &str, providers: &[TrustedProvider]) -> Result<Principal,
         match jwt::verify(token, &header, &keys, &trusted.rules, now) {
             Ok(verified) => {
                 let sub = verified.sub.filter(|s| !s.is_empty()).ok_or_else(|| {
-                    Problem::new(Code::InvalidToken, "the token has no sub claim to name its sender")
+                    Problem::new(
+                        Code::InvalidToken,
+                        "the token has no sub claim to name its sender",
+                    )
                 })?;
                 return Ok(Principal {
                     method: AuthMethod::Jwt,
@@ -228,9 +275,6 @@ fn verify_token(token: &str, providers: &[TrustedProvider]) -> Result<Principal,
             Err(jwt::Refusal::UnknownKeyId(_)) => continue,
             Err(other) => return Err(refusal(other)),
         }
-    }
-    for trusted in providers {
-        trusted.keys.unknown_kid();
     }
     Err(Problem::new(
         Code::UnknownKeyId,
@@ -269,7 +313,11 @@ pub struct Authenticator {
 impl Authenticator {
     /// Builds the first guard synchronously so the endpoint is routable the
     /// moment the registry publishes it.
-    pub fn start(endpoint: Endpoint, keysets: Keysets, leeway: std::time::Duration) -> (Addr<Authenticator>, Arc<Slot>) {
+    pub fn start(
+        endpoint: Endpoint,
+        keysets: Keysets,
+        leeway: std::time::Duration,
+    ) -> (Addr<Authenticator>, Arc<Slot>) {
         let guard = build(endpoint, &keysets, leeway);
         let slot = Arc::new(ArcSwap::from_pointee(guard));
         let actor = Authenticator {
@@ -320,6 +368,7 @@ impl Handler<Reconfigure> for Authenticator {
     type Result = ();
 
     fn handle(&mut self, msg: Reconfigure, _: &mut Context<Self>) {
-        self.slot.store(Arc::new(build(msg.0, &self.keysets, self.leeway)));
+        self.slot
+            .store(Arc::new(build(msg.0, &self.keysets, self.leeway)));
     }
 }

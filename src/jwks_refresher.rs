@@ -36,6 +36,8 @@ pub struct KeysetSlot {
     last_refetch_ms: AtomicU64,
     epoch: Instant,
     refresher: Addr<JwksRefresher>,
+    /// Woken after every fetch attempt, successful or not.
+    fetched: tokio::sync::Notify,
 }
 
 impl KeysetSlot {
@@ -44,20 +46,30 @@ impl KeysetSlot {
     }
 
     /// A token named a `kid` we do not know: maybe the provider rotated.
-    /// Cheap to call on every such token: only one call per 30 s gets through.
-    pub fn unknown_kid(&self) {
+    /// Cheap to call on every such token: one call per 30 s starts a refetch,
+    /// and only that caller waits for it (so a new key works on first use);
+    /// every other caller gets `false` at once.
+    pub async fn refetch_for_unknown_kid(&self) -> bool {
         let now = self.epoch.elapsed().as_millis() as u64;
         let last = self.last_refetch_ms.load(Ordering::Relaxed);
         if last != 0 && now.saturating_sub(last) < UNKNOWN_KID_INTERVAL.as_millis() as u64 {
-            return;
+            return false;
         }
         if self
             .last_refetch_ms
             .compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
+            .is_err()
         {
-            self.refresher.do_send(Refetch(self.provider_id));
+            return false;
         }
+        let fetched = self.fetched.notified();
+        tokio::pin!(fetched);
+        fetched.as_mut().enable();
+        self.refresher.do_send(Refetch(self.provider_id));
+        // The fetch itself gives up after 5 s; this is only a backstop.
+        tokio::time::timeout(Duration::from_secs(6), fetched)
+            .await
+            .is_ok()
     }
 }
 
@@ -83,6 +95,7 @@ impl Keysets {
                     last_refetch_ms: AtomicU64::new(0),
                     epoch: Instant::now(),
                     refresher: self.refresher.clone(),
+                    fetched: tokio::sync::Notify::new(),
                 })
             })
             .clone()
@@ -120,7 +133,11 @@ impl JwksRefresher {
     }
 
     fn slot(&self, id: Uuid) -> Option<Arc<KeysetSlot>> {
-        self.slots.lock().expect("keyset slots lock").get(&id).cloned()
+        self.slots
+            .lock()
+            .expect("keyset slots lock")
+            .get(&id)
+            .cloned()
     }
 
     fn fetch(&mut self, id: Uuid, ctx: &mut Context<Self>) {
@@ -171,6 +188,7 @@ impl JwksRefresher {
                 }
             };
             slot.attempted.store(true, Ordering::Release);
+            slot.fetched.notify_waiters();
             let timer = ctx.run_later(next, move |act, ctx| act.fetch(id, ctx));
             act.timers.insert(id, timer);
         }));

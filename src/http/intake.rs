@@ -57,11 +57,26 @@ async fn intake(
 ) -> HttpResponse {
     let (workspace, notification) = path.into_inner();
     let mut guard = None;
-    let mut response = match accept(kind, &req, &workspace, &notification, body, &state, &mut guard).await {
+    let mut response = match accept(
+        kind,
+        &req,
+        &workspace,
+        &notification,
+        body,
+        &state,
+        &mut guard,
+    )
+    .await
+    {
         Ok(response) => response,
         Err(problem) => {
             // The path names no secret and the query is never logged.
-            log::info!("refused POST {}: {} {}", req.path(), problem.code.status().as_u16(), problem);
+            log::info!(
+                "refused POST {}: {} {}",
+                req.path(),
+                problem.code.status().as_u16(),
+                problem
+            );
             problem.error_response()
         }
     };
@@ -84,7 +99,9 @@ async fn accept(
     let guard = route(state, workspace, notification)?;
     *guard_out = Some(guard.clone());
     let credential = authenticator::credential(req.headers())?;
-    let principal = guard.authenticate(&credential, &state.shared.keys.load(), Utc::now())?;
+    let principal = guard
+        .authenticate(&credential, &state.shared.keys.load())
+        .await?;
 
     check_content_type(req.headers())?;
     let limit = match kind {
@@ -97,21 +114,28 @@ async fn accept(
     let events = parse(kind, &body)?;
 
     let Some(key) = idempotency_key else {
-        return publish(kind, state, &guard, &principal, &events).await.map(|(_, r)| r);
+        return publish(kind, state, &guard, &principal, &events)
+            .await
+            .map(|(_, r)| r);
     };
     let nid = guard.endpoint.id;
     let fingerprint = idempotency::fingerprint(kind == Kind::Batch, &body);
     let claim = {
         let key = key.clone();
-        store(state, move |c| idempotency::claim(c, nid, &key, &fingerprint)).await?
+        store(state, move |c| {
+            idempotency::claim(c, nid, &key, &fingerprint)
+        })
+        .await?
     };
     match claim {
         Claim::Owned => {}
         Claim::Replay { status, body } => {
-            return Ok(HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED))
-                .content_type("application/json")
-                .insert_header(("Idempotent-Replayed", "true"))
-                .body(body))
+            return Ok(HttpResponse::build(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED),
+            )
+            .content_type("application/json")
+            .insert_header(("Idempotent-Replayed", "true"))
+            .body(body))
         }
         Claim::InFlight => {
             return Err(Problem::new(
@@ -119,18 +143,19 @@ async fn accept(
                 "a request with this Idempotency-Key is still being processed; retry shortly",
             ))
         }
-        Claim::Mismatch => {
-            return Err(Problem::new(
-                Code::IdempotencyKeyReused,
-                "this Idempotency-Key was already used for a different request on this notification",
-            ))
-        }
+        Claim::Mismatch => return Err(Problem::new(
+            Code::IdempotencyKeyReused,
+            "this Idempotency-Key was already used for a different request on this notification",
+        )),
     }
     match publish(kind, state, &guard, &principal, &events).await {
         Ok((body, response)) => {
             // The events are in the broker: failing to record the answer must
             // not turn this into an error the client would retry.
-            let done = store(state, move |c| idempotency::complete(c, nid, &key, 202, &body)).await;
+            let done = store(state, move |c| {
+                idempotency::complete(c, nid, &key, 202, &body)
+            })
+            .await;
             if let Err(e) = done {
                 log::warn!("accepted events, but could not record the Idempotency-Key answer: {e}");
             }
@@ -148,7 +173,10 @@ async fn accept(
 fn refuse_query_credentials(query: &str) -> Result<(), Problem> {
     for pair in query.split('&') {
         let name = pair.split('=').next().unwrap_or_default();
-        if let Some(found) = QUERY_CREDENTIALS.iter().find(|c| c.eq_ignore_ascii_case(name)) {
+        if let Some(found) = QUERY_CREDENTIALS
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(name))
+        {
             return Err(Problem::new(
                 Code::CredentialsInQuery,
                 format!(
@@ -181,8 +209,15 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let media = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if media == "application/json" || (media.starts_with("application/") && media.ends_with("+json")) {
+    let media = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media == "application/json"
+        || (media.starts_with("application/") && media.ends_with("+json"))
+    {
         Ok(())
     } else {
         Err(Problem::new(
@@ -196,7 +231,11 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
     }
 }
 
-async fn read_body(headers: &HeaderMap, body: web::Payload, limit: usize) -> Result<web::Bytes, Problem> {
+async fn read_body(
+    headers: &HeaderMap,
+    body: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, Problem> {
     let too_large = || {
         Problem::new(
             Code::PayloadTooLarge,
@@ -212,7 +251,10 @@ async fn read_body(headers: &HeaderMap, body: web::Payload, limit: usize) -> Res
     }
     match body.to_bytes_limited(limit).await {
         Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => Err(Problem::new(Code::InvalidJson, format!("could not read the body: {e}"))),
+        Ok(Err(e)) => Err(Problem::new(
+            Code::InvalidJson,
+            format!("could not read the body: {e}"),
+        )),
         Err(_) => Err(too_large()),
     }
 }
@@ -243,8 +285,12 @@ struct Batch<'a> {
 /// Checks the body's shape without building a document: the events are kept
 /// as the exact bytes the client sent.
 fn parse(kind: Kind, body: &[u8]) -> Result<Vec<&RawValue>, Problem> {
-    let raw: &RawValue = serde_json::from_slice(body)
-        .map_err(|e| Problem::new(Code::InvalidJson, format!("the body is not valid JSON: {e}")))?;
+    let raw: &RawValue = serde_json::from_slice(body).map_err(|e| {
+        Problem::new(
+            Code::InvalidJson,
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
     let events = match kind {
         Kind::Single => vec![raw],
         Kind::Batch => {
@@ -294,7 +340,16 @@ async fn publish(
     let messages = ids
         .iter()
         .zip(events)
-        .map(|(id, data)| event::outbound(*id, &endpoint.workspace, &endpoint.notification, principal, received, data))
+        .map(|(id, data)| {
+            event::outbound(
+                *id,
+                &endpoint.workspace,
+                &endpoint.notification,
+                principal,
+                received,
+                data,
+            )
+        })
         .collect();
     state.publisher.publish(messages).await?;
     let body = match kind {
@@ -332,7 +387,11 @@ async fn store<T: Send + 'static>(
 
 /// CORS preflight: answered only for JWT endpoints, only for their allowed
 /// origins. API-key endpoints never answer CORS: keys do not belong in browsers.
-pub async fn preflight(req: HttpRequest, path: web::Path<(String, String)>, state: web::Data<AppState>) -> HttpResponse {
+pub async fn preflight(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let (workspace, notification) = path.into_inner();
     let guard = match route(&state, &workspace, &notification) {
         Ok(guard) => guard,
@@ -364,12 +423,18 @@ fn cors(guard: &Guard, request: &HeaderMap, response: &mut HeaderMap, preflight:
     }
     response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
     if preflight {
-        response.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST"));
+        response.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("POST"),
+        );
         response.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static("Authorization, Content-Type, Idempotency-Key"),
         );
-        response.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        response.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
     } else {
         response.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,

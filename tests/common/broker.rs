@@ -26,7 +26,11 @@ impl PrivateBroker {
             format!("listeners.tcp.default = 127.0.0.1:{port}\nloopback_users = none\n"),
         )
         .unwrap();
-        Command::new("chmod").args(["-R", "777"]).arg(&dir).status().unwrap();
+        Command::new("chmod")
+            .args(["-R", "777"])
+            .arg(&dir)
+            .status()
+            .unwrap();
         let broker = PrivateBroker {
             port,
             dist_port: super::free_port(),
@@ -52,10 +56,14 @@ impl PrivateBroker {
             port = self.port,
             dist = self.dist_port,
         );
-        let script = format!("cd /var/lib/rabbitmq && {env} /usr/lib/rabbitmq/bin/rabbitmq-server -detached");
+        let script = format!(
+            "cd /var/lib/rabbitmq && {env} /usr/lib/rabbitmq/bin/rabbitmq-server -detached"
+        );
         // The Debian package runs the broker as the rabbitmq user.
         let status = if is_root() {
-            Command::new("su").args(["rabbitmq", "-s", "/bin/sh", "-c", &script]).status()
+            Command::new("su")
+                .args(["rabbitmq", "-s", "/bin/sh", "-c", &script])
+                .status()
         } else {
             Command::new("sh").args(["-c", &script]).status()
         }
@@ -63,13 +71,18 @@ impl PrivateBroker {
         assert!(status.success(), "rabbitmq-server -detached failed");
         let deadline = Instant::now() + Duration::from_secs(60);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "private RabbitMQ did not start; see {d}/log");
+            assert!(
+                Instant::now() < deadline,
+                "private RabbitMQ did not start; see {d}/log"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
     fn pid(&self) -> Option<String> {
-        std::fs::read_to_string(self.dir.join("pid")).ok().map(|p| p.trim().to_string())
+        std::fs::read_to_string(self.dir.join("pid"))
+            .ok()
+            .map(|p| p.trim().to_string())
     }
 
     /// Stops the node the way an operator's restart does (SIGTERM) and waits
@@ -78,7 +91,11 @@ impl PrivateBroker {
         if let Some(pid) = self.pid() {
             let _ = Command::new("kill").args(["-TERM", &pid]).status();
             let deadline = Instant::now() + Duration::from_secs(60);
-            while Command::new("kill").args(["-0", &pid]).status().is_ok_and(|s| s.success()) {
+            while Command::new("kill")
+                .args(["-0", &pid])
+                .status()
+                .is_ok_and(|s| s.success())
+            {
                 assert!(Instant::now() < deadline, "private RabbitMQ did not stop");
                 std::thread::sleep(Duration::from_millis(100));
             }

@@ -4,6 +4,8 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod broker;
+pub mod jwks_server;
+pub mod jwt_kit;
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
@@ -28,13 +30,19 @@ fn unique_name() -> String {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn psql(sql: &str) {
     let admin = database_admin_url();
-    let mut conn = <diesel::PgConnection as diesel::Connection>::establish(&admin)
-        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {admin}: {e} (run scripts/services.sh)"));
+    let mut conn =
+        <diesel::PgConnection as diesel::Connection>::establish(&admin).unwrap_or_else(|e| {
+            panic!("cannot reach PostgreSQL at {admin}: {e} (run scripts/services.sh)")
+        });
     diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut conn).unwrap();
 }
 
@@ -95,7 +103,10 @@ impl TestEnv {
             .env("EVENTWARD_AMQP__DEFAULT_QUEUE", &self.queue)
             .env("EVENTWARD_HTTP__LISTEN", format!("127.0.0.1:{}", self.port))
             .env("EVENTWARD_HTTP__PUBLIC_URL", self.base_url())
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            );
         for (k, v) in &self.extra_env {
             cmd.env(k, v);
         }
@@ -127,7 +138,10 @@ impl TestEnv {
     /// Creates a key and returns (id, secret).
     pub fn create_key(&self, name: &str) -> (String, String) {
         let k = self.cli_json(&["key", "create", "--name", name]);
-        (k["id"].as_str().unwrap().into(), k["key"].as_str().unwrap().into())
+        (
+            k["id"].as_str().unwrap().into(),
+            k["key"].as_str().unwrap().into(),
+        )
     }
 
     /// Workspace `acme`, notification `acme/{slug}` secured by a new key named `{slug}-key`.
@@ -223,11 +237,16 @@ impl Drop for TestEnv {
         let url = self.amqp_url.clone();
         // Best effort: the broker may be the thing a test stopped.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 if let Ok(conn) = Connection::connect(&url, ConnectionProperties::default()).await {
                     if let Ok(ch) = conn.create_channel().await {
-                        let _ = ch.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await;
+                        let _ = ch
+                            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                            .await;
                         let _ = ch
                             .exchange_delete(exchange.as_str().into(), Default::default())
                             .await;
@@ -237,7 +256,9 @@ impl Drop for TestEnv {
         })
         .join();
         let name = self.db_name.clone();
-        let _ = std::panic::catch_unwind(move || psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")));
+        let _ = std::panic::catch_unwind(move || {
+            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        });
     }
 }
 
@@ -257,7 +278,11 @@ impl Daemon {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "daemon not ready in {limit:?}:\n{}", self.logs());
+            assert!(
+                Instant::now() < deadline,
+                "daemon not ready in {limit:?}:\n{}",
+                self.logs()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -275,7 +300,10 @@ impl Daemon {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "daemon did not exit after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not exit after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -302,7 +330,11 @@ pub async fn post(url: &str, key: &str, body: &str) -> reqwest::Response {
 
 /// Asserts a problem+json refusal and returns its body.
 pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status, "expected {status} {code}");
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "expected {status} {code}"
+    );
     let headers = response.headers().clone();
     assert_eq!(
         headers.get("content-type").map(|v| v.to_str().unwrap()),

@@ -1,0 +1,27 @@
+//! JWT authentication against the key sets (JWKS) of configured providers.
+//!
+//! The contract ("JWT providers") fixes a narrow, fail-closed policy, and this
+//! module is where it is enforced, so that the HTTP layer only maps a
+//! [`Refusal`] to a problem response:
+//!
+//! - keys come *only* from the provider's JWKS, fetched from a URL an operator
+//!   configured ([`jwks`]). Headers that name a key or a key location (`jwk`,
+//!   `jku`, `x5u`, `x5c`) are ignored, because honouring them lets whoever
+//!   writes the token choose the key that checks it;
+//! - only asymmetric algorithms are accepted (RS*, PS*, ES256/384), and the
+//!   algorithm must fit the selected key, so a public RSA key can never be
+//!   turned into an HMAC secret (key confusion) and `none` never passes;
+//! - the cheap checks ([`peek_header`]: size, shape, algorithm, `crit`) run
+//!   before any key lookup or signature work, so junk costs little and an
+//!   unknown `kid` can be told apart from a bad token before a refetch.
+//!
+//! Nothing here panics on untrusted input; `fuzz/` exercises that claim.
+
+pub mod jwks;
+mod verify;
+
+#[cfg(test)]
+#[path = "../../tests/common/jwt_kit.rs"]
+mod testkit;
+
+pub use verify::{peek_header, verify, Header, Refusal, Rules, Verified};

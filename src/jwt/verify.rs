@@ -1,0 +1,1121 @@
+//! Verifying a compact JWS (a signed JWT) against one provider's [`KeySet`].
+//!
+//! Verification is split in two so the caller can act between the steps:
+//! [`peek_header`] does the cheap, key-independent checks once per request;
+//! [`verify`] then runs against each trusted provider's keys, and its
+//! [`Refusal::UnknownKeyId`] tells the caller to try the next provider or ask
+//! for a key refetch rather than fail.
+//!
+//! The signature is checked by biscuit (over *ring*) with the key chosen here,
+//! never with a key the token names or carries. biscuit checks no claims, so
+//! the registered claims are checked here, against the contract's rules.
+//!
+//! Every [`Refusal`] detail is safe to send to the client: it never contains
+//! the token, and the few header values it names (`alg`, `kid`) are quoted and
+//! cut short.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use biscuit::errors::{Error as BiscuitError, ValidationError};
+use biscuit::jwa::SignatureAlgorithm;
+use biscuit::jws::Compact;
+use biscuit::{CompactPart, Empty};
+use serde_json::{Map, Value};
+
+use super::jwks::{Key, KeySet};
+
+/// Larger tokens are refused before any decoding; real ones are well under 2 KiB.
+const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+const ACCEPTED_ALGORITHMS: &str = "RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384";
+
+/// 9999-12-31T23:59:59Z. Dates past it are refused, so `expires_at` always
+/// converts to a calendar date.
+const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
+
+/// What a provider requires of a token's claims.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rules {
+    /// When set, must be one of the token's `aud` values.
+    pub audience: Option<String>,
+    /// When set, must equal the token's `iss` exactly.
+    pub issuer: Option<String>,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`.
+    pub leeway: Duration,
+}
+
+/// The parts of a token's header that select the key, already checked by
+/// [`peek_header`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub alg: String,
+    pub kid: Option<String>,
+}
+
+/// A token that passed every check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub sub: Option<String>,
+    /// The `kid` of the key that verified the signature.
+    pub kid: String,
+    /// `exp`, in seconds since the Unix epoch (at most year 9999).
+    pub expires_at: i64,
+}
+
+/// Why a token was refused. [`code`](Refusal::code) is the contract's error
+/// code; [`detail`](Refusal::detail) is the message for the client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    InvalidToken(String),
+    Expired,
+    NotYetValid,
+    InvalidAudience,
+    InvalidIssuer,
+    /// The header's `alg`, verbatim.
+    UnsupportedAlgorithm(String),
+    /// The header's `kid`, verbatim; empty when the token has no `kid` and the
+    /// key set does not hold exactly one key fitting its algorithm.
+    UnknownKeyId(String),
+}
+
+impl Refusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::InvalidToken(_) => "invalid_token",
+            Refusal::Expired => "expired_token",
+            Refusal::NotYetValid => "token_not_yet_valid",
+            Refusal::InvalidAudience => "invalid_audience",
+            Refusal::InvalidIssuer => "invalid_issuer",
+            Refusal::UnsupportedAlgorithm(_) => "unsupported_algorithm",
+            Refusal::UnknownKeyId(_) => "unknown_key_id",
+        }
+    }
+
+    pub fn detail(&self) -> String {
+        match self {
+            Refusal::InvalidToken(why) => why.clone(),
+            Refusal::Expired => "the token has expired (exp)".into(),
+            Refusal::NotYetValid => {
+                "the token is not valid yet (nbf or iat is in the future)".into()
+            }
+            Refusal::InvalidAudience => {
+                "the token's audience (aud) does not include the one this endpoint requires".into()
+            }
+            Refusal::InvalidIssuer => {
+                "the token's issuer (iss) is not the one this endpoint requires".into()
+            }
+            Refusal::UnsupportedAlgorithm(alg) if alg == "none" => {
+                "unsigned tokens (alg \"none\") are never accepted".into()
+            }
+            Refusal::UnsupportedAlgorithm(alg) if matches!(&**alg, "HS256" | "HS384" | "HS512") => {
+                format!(
+                    "shared-secret algorithms such as {} are never accepted; \
+                     tokens must be signed with one of {ACCEPTED_ALGORITHMS}",
+                    quoted(alg)
+                )
+            }
+            Refusal::UnsupportedAlgorithm(alg) => format!(
+                "the algorithm {} is not accepted; \
+                 tokens must be signed with one of {ACCEPTED_ALGORITHMS}",
+                quoted(alg)
+            ),
+            Refusal::UnknownKeyId(kid) if kid.is_empty() => {
+                "the token has no kid, and the provider does not have exactly one key \
+                 for its algorithm"
+                    .into()
+            }
+            Refusal::UnknownKeyId(kid) => {
+                format!("the provider has no key with kid {}", quoted(kid))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.detail())
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+fn invalid(why: impl Into<String>) -> Refusal {
+    Refusal::InvalidToken(why.into())
+}
+
+/// A header value for a message: escaped, quoted, and cut to 64 characters.
+fn quoted(value: &str) -> String {
+    let cut: String = value.chars().take(64).collect();
+    if cut.len() < value.len() {
+        format!("{cut:?}…")
+    } else {
+        format!("{cut:?}")
+    }
+}
+
+/// The three segments of a compact JWS, after the size and shape checks.
+fn segments(token: &str) -> Result<[&str; 3], Refusal> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(invalid("the token is larger than 8 KiB"));
+    }
+    let mut parts = token.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.count()) {
+        (Some(header), Some(payload), Some(signature), 0) => Ok([header, payload, signature]),
+        (_, _, _, 2) => Err(invalid("encrypted tokens (JWE) are not accepted")),
+        _ => Err(invalid(format!(
+            "a signed JWT has 3 dot-separated segments; this token has {}",
+            token.split('.').count()
+        ))),
+    }
+}
+
+fn decode_segment(segment: &str, name: &str) -> Result<Vec<u8>, Refusal> {
+    Vec::<u8>::from_base64(&segment)
+        .map_err(|_| invalid(format!("the {name} is not valid base64url")))
+}
+
+/// Maps a header `alg` to one the contract accepts.
+fn accepted_algorithm(alg: &str) -> Result<SignatureAlgorithm, Refusal> {
+    use SignatureAlgorithm::*;
+    Ok(match alg {
+        "RS256" => RS256,
+        "RS384" => RS384,
+        "RS512" => RS512,
+        "PS256" => PS256,
+        "PS384" => PS384,
+        "PS512" => PS512,
+        "ES256" => ES256,
+        "ES384" => ES384,
+        other => return Err(Refusal::UnsupportedAlgorithm(other.to_owned())),
+    })
+}
+
+/// The checks that need no key: size, shape, algorithm, `crit`, nesting.
+/// `jku`, `x5u`, `jwk` and `x5c` are deliberately not read: keys come only
+/// from the provider's key set, and nothing is ever fetched for a token.
+pub fn peek_header(token: &str) -> Result<Header, Refusal> {
+    let [header, _, _] = segments(token)?;
+    let header = decode_segment(header, "header")?;
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&header) else {
+        return Err(invalid("the header is not a JSON object"));
+    };
+    let alg = match fields.get("alg") {
+        Some(Value::String(alg)) => alg,
+        Some(_) => return Err(invalid("the header's alg is not a string")),
+        None => return Err(invalid("the header has no alg")),
+    };
+    accepted_algorithm(alg)?;
+    // No JWS extension is implemented, so every critical one is unknown, and
+    // RFC 7515 §4.1.11 requires refusing the token.
+    if fields.contains_key("crit") {
+        return Err(invalid(
+            "the token marks header extensions as critical (crit), \
+             and this server understands none",
+        ));
+    }
+    if is_nested(&fields) {
+        return Err(invalid("nested tokens (cty: JWT) are not accepted"));
+    }
+    let kid = match fields.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(_) => return Err(invalid("the header's kid is not a string")),
+    };
+    Ok(Header {
+        alg: alg.clone(),
+        kid,
+    })
+}
+
+/// `cty: JWT` (or `application/jwt`, RFC 7515 §4.1.10) means the payload is
+/// another token rather than claims.
+fn is_nested(fields: &Map<String, Value>) -> bool {
+    let Some(cty) = fields.get("cty").and_then(Value::as_str) else {
+        return false;
+    };
+    let cty = cty.to_ascii_lowercase();
+    cty.strip_prefix("application/").unwrap_or(&cty) == "jwt"
+}
+
+/// Verifies `token`'s signature with a key from `keys` and checks its claims
+/// against `rules` at time `now`. `header` must be [`peek_header`]'s result
+/// for the same token.
+pub fn verify(
+    token: &str,
+    header: &Header,
+    keys: &KeySet,
+    rules: &Rules,
+    now: SystemTime,
+) -> Result<Verified, Refusal> {
+    let [_, payload, signature] = segments(token)?;
+    let alg = accepted_algorithm(&header.alg)?;
+    let key = select_key(header, alg, keys)?;
+    decode_segment(signature, "signature")?;
+    decode_segment(payload, "payload")?;
+    // Only after the signature checks does biscuit parse the header itself and
+    // confirm its alg is the one the key was chosen for.
+    let verified = Compact::<Vec<u8>, Empty>::new_encoded(token)
+        .decode(&key.secret, alg)
+        .map_err(|e| match e {
+            BiscuitError::ValidationError(ValidationError::InvalidSignature) => {
+                invalid("the signature does not match the provider's key")
+            }
+            BiscuitError::ValidationError(ValidationError::WrongAlgorithmHeader) => {
+                invalid("the header's alg does not match the algorithm the key was chosen for")
+            }
+            _ => invalid("the header has a registered parameter of the wrong type"),
+        })?;
+    let (_, payload) = verified.unwrap_decoded();
+    let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&payload) else {
+        return Err(invalid("the payload is not a JSON object"));
+    };
+    let expires_at = check_claims(&claims, rules, now)?;
+    let sub = match claims.get("sub") {
+        None => None,
+        Some(Value::String(sub)) => Some(sub.clone()),
+        Some(_) => return Err(invalid("the sub claim is not a string")),
+    };
+    Ok(Verified {
+        sub,
+        kid: key.kid.clone(),
+        expires_at,
+    })
+}
+
+/// The key named by `kid`, or the only key fitting `alg` when there is no
+/// `kid`. Returning only keys that fit `alg` is the key-confusion defence, and
+/// it also keeps biscuit away from its `unreachable!` for an RSA key paired
+/// with an EC algorithm.
+fn select_key<'k>(
+    header: &Header,
+    alg: SignatureAlgorithm,
+    keys: &'k KeySet,
+) -> Result<&'k Key, Refusal> {
+    match &header.kid {
+        Some(kid) => {
+            let key = keys
+                .find(kid)
+                .ok_or_else(|| Refusal::UnknownKeyId(kid.clone()))?;
+            if key.fits(alg) {
+                Ok(key)
+            } else {
+                Err(invalid(format!(
+                    "the key {} is {}; it cannot verify {alg:?}",
+                    quoted(kid),
+                    key.describe()
+                )))
+            }
+        }
+        None => {
+            let mut fitting = keys.fitting(alg);
+            match (fitting.next(), fitting.next()) {
+                (Some(only), None) => Ok(only),
+                _ => Err(Refusal::UnknownKeyId(String::new())),
+            }
+        }
+    }
+}
+
+/// Checks `exp` (required), `nbf`, `iat`, `iss` and `aud`; returns `exp`.
+fn check_claims(
+    claims: &Map<String, Value>,
+    rules: &Rules,
+    now: SystemTime,
+) -> Result<i64, Refusal> {
+    let exp = numeric_date(claims, "exp")?.ok_or_else(|| invalid("token has no exp claim"))?;
+    let nbf = numeric_date(claims, "nbf")?;
+    let iat = numeric_date(claims, "iat")?;
+    let now = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let leeway = i64::try_from(rules.leeway.as_secs()).unwrap_or(i64::MAX);
+    // RFC 7519: valid before `exp`, from `nbf` on; the leeway widens both ends.
+    if now >= exp.saturating_add(leeway) {
+        return Err(Refusal::Expired);
+    }
+    let latest_start = now.saturating_add(leeway);
+    if nbf.is_some_and(|nbf| nbf > latest_start) || iat.is_some_and(|iat| iat > latest_start) {
+        return Err(Refusal::NotYetValid);
+    }
+    if let Some(issuer) = &rules.issuer {
+        if claims.get("iss").and_then(Value::as_str) != Some(issuer.as_str()) {
+            return Err(Refusal::InvalidIssuer);
+        }
+    }
+    if let Some(audience) = &rules.audience {
+        let listed = match claims.get("aud") {
+            Some(Value::String(aud)) => aud == audience,
+            Some(Value::Array(auds)) => auds
+                .iter()
+                .any(|aud| aud.as_str() == Some(audience.as_str())),
+            _ => false,
+        };
+        if !listed {
+            return Err(Refusal::InvalidAudience);
+        }
+    }
+    Ok(exp)
+}
+
+/// A NumericDate claim: seconds since the epoch, possibly fractional
+/// (RFC 7519 §2), rounded down.
+fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Refusal> {
+    let Some(value) = claims.get(name) else {
+        return Ok(None);
+    };
+    match value.as_f64() {
+        Some(secs) if (0.0..=MAX_NUMERIC_DATE).contains(&secs) => Ok(Some(secs.floor() as i64)),
+        Some(_) => Err(invalid(format!("the {name} claim is out of range"))),
+        None => Err(invalid(format!("the {name} claim is not a number"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwt::testkit::{self, attacker_rsa, provider_rsa, token, Ec};
+    use serde_json::json;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn at(secs: i64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs as u64)
+    }
+
+    fn rules() -> Rules {
+        Rules {
+            audience: None,
+            issuer: None,
+            leeway: Duration::from_secs(60),
+        }
+    }
+
+    fn claims() -> Value {
+        json!({"sub": "user-1", "iss": "https://issuer.example", "aud": "eventward", "iat": NOW - 10, "exp": NOW + 300})
+    }
+
+    /// A provider publishing RSA keys for RS256 (`rsa-1`) and any RSA
+    /// algorithm (`rsa-any`), and EC keys for ES256 and ES384.
+    struct Provider {
+        keys: KeySet,
+        p256: Ec,
+        p384: Ec,
+    }
+
+    fn provider() -> Provider {
+        let p256 = Ec::p256();
+        let p384 = Ec::p384();
+        let doc = json!({"keys": [
+            provider_rsa().jwk("rsa-1", Some("RS256")),
+            provider_rsa().jwk("rsa-any", None),
+            p256.jwk("ec-256", Some("ES256")),
+            p384.jwk("ec-384", None),
+        ]});
+        let (keys, rejected) = KeySet::parse(doc.to_string().as_bytes()).unwrap();
+        assert!(rejected.is_empty());
+        Provider { keys, p256, p384 }
+    }
+
+    fn rs(alg: &str, kid: &str, claims: &Value) -> String {
+        token(
+            &json!({"alg": alg, "kid": kid, "typ": "JWT"}),
+            claims,
+            |input| provider_rsa().sign(alg, input),
+        )
+    }
+
+    fn check(token: &str, keys: &KeySet, rules: &Rules, now: i64) -> Result<Verified, Refusal> {
+        let header = peek_header(token)?;
+        verify(token, &header, keys, rules, at(now))
+    }
+
+    fn refusal(token: &str, keys: &KeySet) -> Refusal {
+        check(token, keys, &rules(), NOW).unwrap_err()
+    }
+
+    fn invalid_detail(token: &str, keys: &KeySet) -> String {
+        match refusal(token, keys) {
+            Refusal::InvalidToken(detail) => detail,
+            other => panic!("expected invalid_token, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accepts_rs256() {
+        let p = provider();
+        let verified = check(&rs("RS256", "rsa-1", &claims()), &p.keys, &rules(), NOW).unwrap();
+        assert_eq!(
+            verified,
+            Verified {
+                sub: Some("user-1".into()),
+                kid: "rsa-1".into(),
+                expires_at: NOW + 300
+            }
+        );
+    }
+
+    #[test]
+    fn accepts_every_rsa_algorithm_with_a_key_without_alg() {
+        let p = provider();
+        for alg in ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"] {
+            let verified = check(&rs(alg, "rsa-any", &claims()), &p.keys, &rules(), NOW);
+            assert_eq!(verified.map(|v| v.kid), Ok("rsa-any".into()), "{alg}");
+        }
+    }
+
+    #[test]
+    fn accepts_ps256() {
+        let p = provider();
+        assert!(check(&rs("PS256", "rsa-any", &claims()), &p.keys, &rules(), NOW).is_ok());
+    }
+
+    #[test]
+    fn accepts_es256_and_es384() {
+        let p = provider();
+        let es256 = token(&json!({"alg": "ES256", "kid": "ec-256"}), &claims(), |i| {
+            p.p256.sign(i)
+        });
+        let es384 = token(&json!({"alg": "ES384", "kid": "ec-384"}), &claims(), |i| {
+            p.p384.sign(i)
+        });
+        assert_eq!(check(&es256, &p.keys, &rules(), NOW).unwrap().kid, "ec-256");
+        assert_eq!(check(&es384, &p.keys, &rules(), NOW).unwrap().kid, "ec-384");
+    }
+
+    #[test]
+    fn jwk_alg_must_equal_token_alg() {
+        let p = provider();
+        let detail = invalid_detail(&rs("PS256", "rsa-1", &claims()), &p.keys);
+        assert_eq!(
+            detail,
+            "the key \"rsa-1\" is an RSA key for RS256; it cannot verify PS256"
+        );
+    }
+
+    #[test]
+    fn alg_must_fit_key_type_and_curve() {
+        let p = provider();
+        let es256_on_rsa = token(&json!({"alg": "ES256", "kid": "rsa-any"}), &claims(), |i| {
+            p.p256.sign(i)
+        });
+        assert_eq!(
+            invalid_detail(&es256_on_rsa, &p.keys),
+            "the key \"rsa-any\" is an RSA key; it cannot verify ES256"
+        );
+        let es256_on_p384 = token(&json!({"alg": "ES256", "kid": "ec-384"}), &claims(), |i| {
+            p.p256.sign(i)
+        });
+        assert_eq!(
+            invalid_detail(&es256_on_p384, &p.keys),
+            "the key \"ec-384\" is an EC P-384 key; it cannot verify ES256"
+        );
+        let rs256_on_ec = rs("RS256", "ec-256", &claims());
+        assert!(matches!(
+            refusal(&rs256_on_ec, &p.keys),
+            Refusal::InvalidToken(_)
+        ));
+    }
+
+    #[test]
+    fn alg_none_is_refused() {
+        let p = provider();
+        let unsigned = token(&json!({"alg": "none", "kid": "rsa-1"}), &claims(), |_| {
+            Vec::new()
+        });
+        let refused = refusal(&unsigned, &p.keys);
+        assert_eq!(refused, Refusal::UnsupportedAlgorithm("none".into()));
+        assert_eq!(refused.code(), "unsupported_algorithm");
+        assert_eq!(
+            refused.detail(),
+            "unsigned tokens (alg \"none\") are never accepted"
+        );
+        for variant in ["None", "NONE", "nOnE"] {
+            let unsigned = token(&json!({"alg": variant}), &claims(), |_| Vec::new());
+            assert_eq!(
+                refusal(&unsigned, &p.keys),
+                Refusal::UnsupportedAlgorithm(variant.into())
+            );
+        }
+    }
+
+    /// The classic key confusion: HMAC keyed with the provider's public key,
+    /// which anyone can download, in both encodings a library might use.
+    #[test]
+    fn hs256_keyed_with_the_public_key_is_refused() {
+        let p = provider();
+        for public in [testkit::PROVIDER_PUBLIC_PEM, testkit::PROVIDER_PUBLIC_DER] {
+            for alg in ["HS256", "HS384", "HS512"] {
+                let forged = token(&json!({"alg": alg, "kid": "rsa-any"}), &claims(), |i| {
+                    testkit::hmac(alg, public, i)
+                });
+                let refused = refusal(&forged, &p.keys);
+                assert_eq!(refused, Refusal::UnsupportedAlgorithm(alg.into()));
+                assert!(
+                    refused.detail().contains("shared-secret"),
+                    "{}",
+                    refused.detail()
+                );
+                // Even a header that skipped peek_header cannot get HMAC through.
+                let header = Header {
+                    alg: alg.into(),
+                    kid: Some("rsa-any".into()),
+                };
+                assert_eq!(
+                    verify(&forged, &header, &p.keys, &rules(), at(NOW)),
+                    Err(Refusal::UnsupportedAlgorithm(alg.into()))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_forged_header_alg_does_not_change_the_checked_algorithm() {
+        let p = provider();
+        let ps = rs("PS256", "rsa-any", &claims());
+        let lying = Header {
+            alg: "RS256".into(),
+            kid: Some("rsa-any".into()),
+        };
+        assert!(matches!(
+            verify(&ps, &lying, &p.keys, &rules(), at(NOW)),
+            Err(Refusal::InvalidToken(_))
+        ));
+    }
+
+    #[test]
+    fn embedded_jwk_is_ignored() {
+        let p = provider();
+        let attacker_jwk = attacker_rsa().jwk("rsa-1", Some("RS256"));
+        for header in [
+            json!({"alg": "RS256", "kid": "rsa-1", "jwk": attacker_jwk}),
+            json!({"alg": "RS256", "jwk": attacker_jwk}),
+        ] {
+            let forged = token(&header, &claims(), |i| attacker_rsa().sign("RS256", i));
+            let refused = refusal(&forged, &p.keys);
+            assert!(
+                matches!(
+                    &refused,
+                    Refusal::InvalidToken(_) | Refusal::UnknownKeyId(_)
+                ),
+                "{refused:?}"
+            );
+        }
+        // With a kid and one RS256-only key, the provider's key is the one used.
+        let forged = token(
+            &json!({"alg": "RS256", "kid": "rsa-1", "jwk": attacker_jwk}),
+            &claims(),
+            |i| attacker_rsa().sign("RS256", i),
+        );
+        assert_eq!(
+            invalid_detail(&forged, &p.keys),
+            "the signature does not match the provider's key"
+        );
+    }
+
+    #[test]
+    fn jku_x5u_and_x5c_are_ignored() {
+        let p = provider();
+        let header = json!({
+            "alg": "RS256",
+            "kid": "rsa-1",
+            "jku": "https://attacker.example/jwks.json",
+            "x5u": "https://attacker.example/cert.pem",
+            "x5c": ["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"],
+        });
+        let forged = token(&header, &claims(), |i| attacker_rsa().sign("RS256", i));
+        assert_eq!(
+            invalid_detail(&forged, &p.keys),
+            "the signature does not match the provider's key"
+        );
+        // Signed by the provider, the same headers do not stand in the way.
+        let genuine = token(&header, &claims(), |i| provider_rsa().sign("RS256", i));
+        assert_eq!(
+            check(&genuine, &p.keys, &rules(), NOW).unwrap().kid,
+            "rsa-1"
+        );
+    }
+
+    /// CVE-2022-21449 ("psychic signatures"): r = s = 0 must never verify.
+    #[test]
+    fn es256_all_zero_signature_is_refused() {
+        let p = provider();
+        for size in [64, 0, 1, 65] {
+            let zero = token(&json!({"alg": "ES256", "kid": "ec-256"}), &claims(), |_| {
+                vec![0; size]
+            });
+            assert_eq!(
+                invalid_detail(&zero, &p.keys),
+                "the signature does not match the provider's key",
+                "{size}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_crit_is_refused() {
+        let p = provider();
+        for crit in [json!(["exp"]), json!(["b64"]), json!([]), json!("x")] {
+            let t = token(
+                &json!({"alg": "RS256", "kid": "rsa-1", "crit": crit, "exp": 1}),
+                &claims(),
+                |i| provider_rsa().sign("RS256", i),
+            );
+            assert!(invalid_detail(&t, &p.keys).contains("crit"));
+        }
+    }
+
+    #[test]
+    fn nested_jwt_is_refused() {
+        let p = provider();
+        for cty in ["JWT", "jwt", "application/jwt"] {
+            let inner = rs("RS256", "rsa-1", &claims());
+            let outer = token(
+                &json!({"alg": "RS256", "kid": "rsa-1", "cty": cty}),
+                &json!(inner),
+                |i| provider_rsa().sign("RS256", i),
+            );
+            assert_eq!(
+                invalid_detail(&outer, &p.keys),
+                "nested tokens (cty: JWT) are not accepted"
+            );
+        }
+        let json_cty = token(
+            &json!({"alg": "RS256", "kid": "rsa-1", "cty": "json"}),
+            &claims(),
+            |i| provider_rsa().sign("RS256", i),
+        );
+        assert!(check(&json_cty, &p.keys, &rules(), NOW).is_ok());
+    }
+
+    #[test]
+    fn oversize_token_is_refused_before_decoding() {
+        let p = provider();
+        let mut big = claims();
+        big["padding"] = "x".repeat(7 * 1024).into();
+        let t = rs("RS256", "rsa-1", &big);
+        assert!(t.len() > 9 * 1024);
+        assert_eq!(
+            invalid_detail(&t, &p.keys),
+            "the token is larger than 8 KiB"
+        );
+        let mut fits = claims();
+        fits["padding"] = "x".repeat(5 * 1024).into();
+        assert!(check(&rs("RS256", "rsa-1", &fits), &p.keys, &rules(), NOW).is_ok());
+    }
+
+    #[test]
+    fn jwe_and_other_segment_counts_are_refused() {
+        let p = provider();
+        let jwe = "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a2V5.aXY.Y2lwaGVy.dGFn";
+        assert_eq!(
+            invalid_detail(jwe, &p.keys),
+            "encrypted tokens (JWE) are not accepted"
+        );
+        for (t, n) in [
+            ("", 1),
+            ("abc", 1),
+            ("a.b", 2),
+            ("a.b.c.d", 4),
+            ("a.b.c.d.e.f", 6),
+            ("......", 7),
+        ] {
+            assert_eq!(
+                invalid_detail(t, &p.keys),
+                format!("a signed JWT has 3 dot-separated segments; this token has {n}")
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_in_each_segment() {
+        let p = provider();
+        let good = rs("RS256", "rsa-1", &claims());
+        let [h, c, s]: [&str; 3] = good.split('.').collect::<Vec<_>>().try_into().unwrap();
+        let b64 = testkit::b64;
+        let cases = [
+            (format!("!!!.{c}.{s}"), "the header is not valid base64url"),
+            (format!(".{c}.{s}"), "the header is not a JSON object"),
+            (
+                format!("{}.{c}.{s}", b64(b"not json")),
+                "the header is not a JSON object",
+            ),
+            (
+                format!("{}.{c}.{s}", b64(b"[\"RS256\"]")),
+                "the header is not a JSON object",
+            ),
+            (
+                format!("{}.{c}.{s}", b64(&[0xff, 0xfe, b'{'])),
+                "the header is not a JSON object",
+            ),
+            (
+                format!("{}.{c}.{s}", b64(b"{\"kid\":\"rsa-1\"}")),
+                "the header has no alg",
+            ),
+            (
+                format!("{}.{c}.{s}", b64(b"{\"alg\":256}")),
+                "the header's alg is not a string",
+            ),
+            (
+                format!("{}.{c}.{s}", b64(b"{\"alg\":\"RS256\",\"kid\":7}")),
+                "the header's kid is not a string",
+            ),
+            (
+                format!("{h}.{c}=.{s}"),
+                "the payload is not valid base64url",
+            ),
+            (
+                format!("{h}.{c}.{s}!"),
+                "the signature is not valid base64url",
+            ),
+            (
+                format!("{h}.{c}.*{s}"),
+                "the signature is not valid base64url",
+            ),
+            (
+                format!("{h}.{c}."),
+                "the signature does not match the provider's key",
+            ),
+            (
+                format!("{h}.{c}.{}", b64(b"short")),
+                "the signature does not match the provider's key",
+            ),
+            (
+                format!("{h}.{}.{s}", b64(b"{}")),
+                "the signature does not match the provider's key",
+            ),
+            (
+                format!("{h}..{s}"),
+                "the signature does not match the provider's key",
+            ),
+        ];
+        for (t, expected) in cases {
+            assert_eq!(invalid_detail(&t, &p.keys), expected, "{t}");
+        }
+    }
+
+    #[test]
+    fn garbage_signed_by_the_provider_is_still_refused() {
+        let p = provider();
+        let signed = |header: &[u8], payload: &[u8]| {
+            let input = format!("{}.{}", testkit::b64(header), testkit::b64(payload));
+            let signature = provider_rsa().sign("RS256", input.as_bytes());
+            format!("{input}.{}", testkit::b64(&signature))
+        };
+        let header = br#"{"alg":"RS256","kid":"rsa-1"}"#;
+        assert_eq!(
+            invalid_detail(&signed(header, b"not json"), &p.keys),
+            "the payload is not a JSON object"
+        );
+        assert_eq!(
+            invalid_detail(&signed(header, b"[1]"), &p.keys),
+            "the payload is not a JSON object"
+        );
+        assert_eq!(
+            invalid_detail(
+                &signed(br#"{"alg":"RS256","kid":"rsa-1","x5c":5}"#, b"{}"),
+                &p.keys
+            ),
+            "the header has a registered parameter of the wrong type"
+        );
+    }
+
+    #[test]
+    fn unknown_kid() {
+        let p = provider();
+        let t = rs("RS256", "rotated-away", &claims());
+        let refused = refusal(&t, &p.keys);
+        assert_eq!(refused, Refusal::UnknownKeyId("rotated-away".into()));
+        assert_eq!(refused.code(), "unknown_key_id");
+        assert_eq!(
+            refused.detail(),
+            "the provider has no key with kid \"rotated-away\""
+        );
+    }
+
+    #[test]
+    fn kid_is_quoted_and_cut_short_in_details() {
+        let p = provider();
+        let kid = format!("\"\n<script>{}", "k".repeat(200));
+        let refused = refusal(&rs("RS256", &kid, &claims()), &p.keys);
+        assert_eq!(refused, Refusal::UnknownKeyId(kid.clone()));
+        let detail = refused.detail();
+        assert!(detail.contains("\\\"\\n<script>"), "{detail}");
+        assert!(detail.ends_with('…') && detail.len() < 120, "{detail}");
+    }
+
+    #[test]
+    fn token_without_kid_uses_the_only_fitting_key() {
+        let p = provider();
+        let es384 = token(&json!({"alg": "ES384"}), &claims(), |i| p.p384.sign(i));
+        assert_eq!(check(&es384, &p.keys, &rules(), NOW).unwrap().kid, "ec-384");
+        let ps256 = token(&json!({"alg": "PS256"}), &claims(), |i| {
+            provider_rsa().sign("PS256", i)
+        });
+        assert_eq!(
+            check(&ps256, &p.keys, &rules(), NOW).unwrap().kid,
+            "rsa-any"
+        );
+        // RS256 fits both rsa-1 and rsa-any: ambiguous.
+        let rs256 = token(&json!({"alg": "RS256"}), &claims(), |i| {
+            provider_rsa().sign("RS256", i)
+        });
+        let refused = refusal(&rs256, &p.keys);
+        assert_eq!(refused, Refusal::UnknownKeyId(String::new()));
+        assert!(refused.detail().starts_with("the token has no kid"));
+    }
+
+    #[test]
+    fn exp_is_required() {
+        let p = provider();
+        let mut no_exp = claims();
+        no_exp.as_object_mut().unwrap().remove("exp");
+        assert_eq!(
+            invalid_detail(&rs("RS256", "rsa-1", &no_exp), &p.keys),
+            "token has no exp claim"
+        );
+        for (exp, detail) in [
+            (json!("tomorrow"), "the exp claim is not a number"),
+            (json!(null), "the exp claim is not a number"),
+            (json!(-1), "the exp claim is out of range"),
+            (json!(1e300), "the exp claim is out of range"),
+        ] {
+            let mut c = claims();
+            c["exp"] = exp;
+            assert_eq!(invalid_detail(&rs("RS256", "rsa-1", &c), &p.keys), detail);
+        }
+    }
+
+    #[test]
+    fn expired_with_leeway_edges() {
+        let p = provider();
+        let t = rs("RS256", "rsa-1", &claims());
+        let exp = NOW + 300;
+        let r = rules();
+        assert!(check(&t, &p.keys, &r, exp + 59).is_ok());
+        assert_eq!(check(&t, &p.keys, &r, exp + 60), Err(Refusal::Expired));
+        let strict = Rules {
+            leeway: Duration::ZERO,
+            ..rules()
+        };
+        assert!(check(&t, &p.keys, &strict, exp - 1).is_ok());
+        assert_eq!(check(&t, &p.keys, &strict, exp), Err(Refusal::Expired));
+        assert_eq!(Refusal::Expired.code(), "expired_token");
+    }
+
+    #[test]
+    fn fractional_exp_rounds_down() {
+        let p = provider();
+        let mut c = claims();
+        c["exp"] = json!(NOW as f64 + 0.9);
+        let strict = Rules {
+            leeway: Duration::ZERO,
+            ..rules()
+        };
+        assert_eq!(
+            check(&rs("RS256", "rsa-1", &c), &p.keys, &strict, NOW),
+            Err(Refusal::Expired)
+        );
+        assert_eq!(
+            check(&rs("RS256", "rsa-1", &c), &p.keys, &strict, NOW - 1).map(|v| v.expires_at),
+            Ok(NOW)
+        );
+    }
+
+    #[test]
+    fn nbf_and_iat_in_the_future_with_leeway_edges() {
+        let p = provider();
+        for claim in ["nbf", "iat"] {
+            let mut c = claims();
+            c[claim] = json!(NOW + 100);
+            let t = rs("RS256", "rsa-1", &c);
+            assert_eq!(
+                check(&t, &p.keys, &rules(), NOW + 39),
+                Err(Refusal::NotYetValid),
+                "{claim}"
+            );
+            assert!(check(&t, &p.keys, &rules(), NOW + 40).is_ok(), "{claim}");
+            let strict = Rules {
+                leeway: Duration::ZERO,
+                ..rules()
+            };
+            assert_eq!(
+                check(&t, &p.keys, &strict, NOW + 99),
+                Err(Refusal::NotYetValid),
+                "{claim}"
+            );
+            assert!(check(&t, &p.keys, &strict, NOW + 100).is_ok(), "{claim}");
+            c[claim] = json!("soon");
+            assert_eq!(
+                invalid_detail(&rs("RS256", "rsa-1", &c), &p.keys),
+                format!("the {claim} claim is not a number")
+            );
+        }
+        assert_eq!(Refusal::NotYetValid.code(), "token_not_yet_valid");
+    }
+
+    #[test]
+    fn audience_string_or_array() {
+        let p = provider();
+        let wants = Rules {
+            audience: Some("eventward".into()),
+            ..rules()
+        };
+        let with_aud = |aud: Value| {
+            let mut c = claims();
+            c["aud"] = aud;
+            rs("RS256", "rsa-1", &c)
+        };
+        assert!(check(&with_aud(json!("eventward")), &p.keys, &wants, NOW).is_ok());
+        assert!(check(
+            &with_aud(json!(["other", "eventward"])),
+            &p.keys,
+            &wants,
+            NOW
+        )
+        .is_ok());
+        for aud in [
+            json!("other"),
+            json!(["other", "EventWard"]),
+            json!([]),
+            json!(null),
+            json!(7),
+        ] {
+            assert_eq!(
+                check(&with_aud(aud.clone()), &p.keys, &wants, NOW),
+                Err(Refusal::InvalidAudience),
+                "{aud}"
+            );
+        }
+        let mut no_aud = claims();
+        no_aud.as_object_mut().unwrap().remove("aud");
+        assert_eq!(
+            check(&rs("RS256", "rsa-1", &no_aud), &p.keys, &wants, NOW),
+            Err(Refusal::InvalidAudience)
+        );
+        // Without an audience rule, aud is not looked at.
+        assert!(check(&with_aud(json!("other")), &p.keys, &rules(), NOW).is_ok());
+        assert_eq!(Refusal::InvalidAudience.code(), "invalid_audience");
+    }
+
+    #[test]
+    fn issuer_must_match_exactly() {
+        let p = provider();
+        let wants = Rules {
+            issuer: Some("https://issuer.example".into()),
+            ..rules()
+        };
+        assert!(check(&rs("RS256", "rsa-1", &claims()), &p.keys, &wants, NOW).is_ok());
+        for iss in [
+            json!("https://issuer.example/"),
+            json!("https://ISSUER.example"),
+            json!(null),
+            json!(1),
+        ] {
+            let mut c = claims();
+            c["iss"] = iss.clone();
+            assert_eq!(
+                check(&rs("RS256", "rsa-1", &c), &p.keys, &wants, NOW),
+                Err(Refusal::InvalidIssuer),
+                "{iss}"
+            );
+        }
+        assert_eq!(Refusal::InvalidIssuer.code(), "invalid_issuer");
+    }
+
+    #[test]
+    fn sub_is_optional_but_must_be_a_string() {
+        let p = provider();
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove("sub");
+        assert_eq!(
+            check(&rs("RS256", "rsa-1", &c), &p.keys, &rules(), NOW)
+                .unwrap()
+                .sub,
+            None
+        );
+        c["sub"] = json!(42);
+        assert_eq!(
+            invalid_detail(&rs("RS256", "rsa-1", &c), &p.keys),
+            "the sub claim is not a string"
+        );
+    }
+
+    #[test]
+    fn keys_beside_unsupported_ones_still_verify() {
+        let doc = json!({"keys": [
+            {"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "kid": "ed", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            {"kty": "oct", "alg": "HS256", "kid": "hmac", "k": "c2VjcmV0"},
+            provider_rsa().jwk("rsa-1", Some("RS256")),
+        ]});
+        let (keys, rejected) = KeySet::parse(doc.to_string().as_bytes()).unwrap();
+        assert_eq!(rejected.len(), 2);
+        assert!(check(&rs("RS256", "rsa-1", &claims()), &keys, &rules(), NOW).is_ok());
+        // A token naming the rejected HMAC key gets nowhere near it.
+        let hs = token(&json!({"alg": "HS256", "kid": "hmac"}), &claims(), |i| {
+            testkit::hmac("HS256", b"secret", i)
+        });
+        assert_eq!(
+            refusal(&hs, &keys),
+            Refusal::UnsupportedAlgorithm("HS256".into())
+        );
+        let ed = token(&json!({"alg": "EdDSA", "kid": "ed"}), &claims(), |_| {
+            vec![0; 64]
+        });
+        assert_eq!(
+            refusal(&ed, &keys),
+            Refusal::UnsupportedAlgorithm("EdDSA".into())
+        );
+        assert!(refusal(&ed, &keys)
+            .detail()
+            .contains("\"EdDSA\" is not accepted"));
+    }
+
+    #[test]
+    fn every_refusal_has_its_contract_code() {
+        let codes: Vec<&str> = [
+            Refusal::InvalidToken("x".into()),
+            Refusal::Expired,
+            Refusal::NotYetValid,
+            Refusal::InvalidAudience,
+            Refusal::InvalidIssuer,
+            Refusal::UnsupportedAlgorithm("HS256".into()),
+            Refusal::UnknownKeyId("k".into()),
+        ]
+        .iter()
+        .map(Refusal::code)
+        .collect();
+        assert_eq!(
+            codes,
+            [
+                "invalid_token",
+                "expired_token",
+                "token_not_yet_valid",
+                "invalid_audience",
+                "invalid_issuer",
+                "unsupported_algorithm",
+                "unknown_key_id"
+            ]
+        );
+    }
+
+    #[test]
+    fn details_never_echo_the_token() {
+        let p = provider();
+        let genuine = rs("RS256", "rsa-1", &claims());
+        let [h, c, s]: [&str; 3] = genuine.split('.').collect::<Vec<_>>().try_into().unwrap();
+        let tampered = [
+            format!("{h}.{c}.{}", &s[..s.len() - 4]),
+            format!("{h}.{}.{s}", testkit::b64(b"{\"exp\": \"secret-value\"}")),
+            format!("{h}.{c}.{s}.{s}"),
+            rs("RS256", "rsa-1", &json!({"exp": "secret-value"})),
+        ];
+        for t in tampered {
+            let detail = refusal(&t, &p.keys).detail();
+            for segment in t.split('.').filter(|s| s.len() > 8) {
+                assert!(!detail.contains(segment), "{detail}");
+            }
+            assert!(!detail.contains("secret-value"), "{detail}");
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! eventward: accepts events over HTTP at one endpoint per notification,
+//! authenticates each request with an API key or a JWT, and publishes every
+//! accepted event to RabbitMQ. See ARCHITECTURE.md for the map.
+
+pub mod apikey;
+pub mod authenticator;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod duration;
+pub mod event;
+pub mod http;
+pub mod idempotency;
+pub mod jwks_refresher;
+pub mod jwt;
+pub mod problem;
+pub mod publisher;
+pub mod registry;
+pub mod samples;
+pub mod serve;
+pub mod store;

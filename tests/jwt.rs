@@ -1,0 +1,509 @@
+//! Endpoints secured by JWT providers, end to end: a JWKS server inside the
+//! test, tokens signed inside the test with real keys, the real daemon.
+
+mod common;
+
+use std::time::Duration;
+
+use common::jwks_server::JwksServer;
+use common::jwt_kit::{self, attacker_rsa, b64, hmac, provider_rsa, token, Ec};
+use common::*;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn claims() -> Value {
+    json!({"sub": "user-7", "aud": "https://api.acme.test", "iss": "https://issuer.acme.test/", "exp": now() + 600, "iat": now()})
+}
+
+fn rs(alg: &str, kid: &str, claims: &Value) -> String {
+    token(
+        &json!({"alg": alg, "kid": kid, "typ": "JWT"}),
+        claims,
+        |i| provider_rsa().sign(alg, i),
+    )
+}
+
+/// A daemon with workspace acme, notification acme/clicks secured by
+/// provider `auth` (audience and issuer set), origin https://app.acme.test.
+async fn jwt_world(keys: Vec<Value>) -> (TestEnv, JwksServer, Daemon) {
+    let jwks = JwksServer::start(keys).await;
+    let env = TestEnv::new();
+    env.cli_ok(&["workspace", "create", "acme"]);
+    env.cli_ok(&["notification", "create", "acme/clicks"]);
+    env.cli_ok(&[
+        "provider",
+        "add",
+        "--name",
+        "auth",
+        "--jwks-url",
+        &jwks.url,
+        "--audience",
+        "https://api.acme.test",
+        "--issuer",
+        "https://issuer.acme.test/",
+    ]);
+    env.cli_ok(&[
+        "notification",
+        "secure",
+        "acme/clicks",
+        "--jwt-provider",
+        "auth",
+        "--allowed-origin",
+        "https://app.acme.test",
+    ]);
+    let daemon = env.serve().await;
+    (env, jwks, daemon)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rs256_ps256_es256_tokens_are_accepted_and_published_with_their_principal() {
+    let ec = Ec::p256();
+    let (env, _jwks, _daemon) = jwt_world(vec![
+        provider_rsa().jwk("rsa-1", None),
+        ec.jwk("ec-1", Some("ES256")),
+    ])
+    .await;
+    let url = env.url("/v1/events/acme/clicks");
+    let es = token(&json!({"alg": "ES256", "kid": "ec-1"}), &claims(), |i| {
+        ec.sign(i)
+    });
+    for t in [
+        rs("RS256", "rsa-1", &claims()),
+        rs("PS256", "rsa-1", &claims()),
+        rs("RS512", "rsa-1", &claims()),
+        es,
+    ] {
+        let r = post(&url, &t, r#"{"button": "buy"}"#).await;
+        assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    }
+    let messages = env.take(4, WAIT).await;
+    assert_eq!(messages.len(), 4);
+    for m in &messages {
+        let event: Value = serde_json::from_slice(&m.delivery.data).unwrap();
+        assert_eq!(event["authmethod"], "jwt");
+        assert_eq!(event["authprincipal"], "user-7");
+        assert_eq!(event["authprovider"], "auth");
+        assert_eq!(event["data"], json!({"button": "buy"}));
+        let headers = m.delivery.properties.headers().as_ref().unwrap();
+        assert_eq!(
+            headers.inner().get("auth_method"),
+            Some(&lapin::types::AMQPValue::LongString("jwt".into()))
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browsers_get_cors_only_from_allowed_origins() {
+    let (env, _jwks, _daemon) = jwt_world(vec![provider_rsa().jwk("rsa-1", Some("RS256"))]).await;
+    let url = env.url("/v1/events/acme/clicks");
+    let client = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        client
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let ok = preflight("https://app.acme.test").await.unwrap();
+    assert_eq!(ok.status(), 204);
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.acme.test"
+    );
+    assert_eq!(ok.headers()["access-control-allow-methods"], "POST");
+    assert!(ok.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("Authorization"));
+    let other = preflight("https://evil.test").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    let r = client
+        .post(&url)
+        .header("origin", "https://app.acme.test")
+        .bearer_auth(rs("RS256", "rsa-1", &claims()))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.acme.test"
+    );
+    // A refusal is readable by the allowed page too.
+    let refused = client
+        .post(&url)
+        .header("origin", "https://app.acme.test")
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.headers()["access-control-allow-origin"],
+        "https://app.acme.test"
+    );
+    assert_problem(refused, 401, "missing_credentials").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_refusal_and_attack_gets_its_code_and_publishes_nothing() {
+    let ec = Ec::p256();
+    // The provider publishes RSA and EC keys with their algs, beside keys eventward cannot use.
+    let ed25519 = json!({"kty": "OKP", "crv": "Ed25519", "kid": "ed-1", "x": b64(&[7u8; 32])});
+    let hs = json!({"kty": "oct", "kid": "hs-1", "k": b64(b"shared-secret-shared-secret-0123")});
+    let (env, jwks, _daemon) = jwt_world(vec![
+        ed25519,
+        provider_rsa().jwk("rsa-1", Some("RS256")),
+        hs,
+        ec.jwk("ec-1", Some("ES256")),
+    ])
+    .await;
+    let url = env.url("/v1/events/acme/clicks");
+    let refused = |t: String, status: u16, code: &'static str| {
+        let url = url.clone();
+        async move { assert_problem(post(&url, &t, "{}").await, status, code).await }
+    };
+    let mut c = claims();
+
+    // The RSA key still works beside the EdDSA and HS keys.
+    assert_eq!(
+        post(&url, &rs("RS256", "rsa-1", &c), "{}").await.status(),
+        202
+    );
+
+    c["exp"] = json!(now() - 120);
+    refused(rs("RS256", "rsa-1", &c), 401, "expired_token").await;
+    c["exp"] = json!(now() - 30); // within the 60 s leeway
+    assert_eq!(
+        post(&url, &rs("RS256", "rsa-1", &c), "{}").await.status(),
+        202
+    );
+    c = claims();
+    c.as_object_mut().unwrap().remove("exp");
+    refused(rs("RS256", "rsa-1", &c), 401, "invalid_token").await;
+    c = claims();
+    c["nbf"] = json!(now() + 300);
+    refused(rs("RS256", "rsa-1", &c), 401, "token_not_yet_valid").await;
+    c = claims();
+    c["aud"] = json!(["https://other.test", "https://api.acme.test"]);
+    assert_eq!(
+        post(&url, &rs("RS256", "rsa-1", &c), "{}").await.status(),
+        202,
+        "aud: any of"
+    );
+    c["aud"] = json!("https://other.test");
+    refused(rs("RS256", "rsa-1", &c), 401, "invalid_audience").await;
+    c = claims();
+    c["iss"] = json!("https://issuer.acme.test");
+    refused(rs("RS256", "rsa-1", &c), 401, "invalid_issuer").await;
+
+    // alg none, and HS256 with the provider's public key as the HMAC secret.
+    let none = format!(
+        "{}.{}.",
+        b64(br#"{"alg":"none","kid":"rsa-1"}"#),
+        b64(claims().to_string().as_bytes())
+    );
+    refused(none, 401, "unsupported_algorithm").await;
+    for secret in [jwt_kit::PROVIDER_PUBLIC_PEM, jwt_kit::PROVIDER_PUBLIC_DER] {
+        let t = token(&json!({"alg": "HS256", "kid": "rsa-1"}), &claims(), |i| {
+            hmac("HS256", secret, i)
+        });
+        refused(t, 401, "unsupported_algorithm").await;
+    }
+    // RS256 on the EC key, ES256 on the RSA key: the algorithm must fit the key.
+    refused(rs("RS256", "ec-1", &claims()), 401, "invalid_token").await;
+    let wrong = token(&json!({"alg": "ES256", "kid": "rsa-1"}), &claims(), |i| {
+        ec.sign(i)
+    });
+    refused(wrong, 401, "invalid_token").await;
+
+    // An attacker's key: embedded as `jwk`, or pointed at by `jku`/`x5u`.
+    let attacker_jwks = JwksServer::start(vec![attacker_rsa().jwk("rsa-1", Some("RS256"))]).await;
+    let attacks = [
+        json!({"alg": "RS256", "kid": "rsa-1", "jwk": attacker_rsa().jwk("rsa-1", Some("RS256"))}),
+        json!({"alg": "RS256", "kid": "rsa-1", "jku": attacker_jwks.url}),
+        json!({"alg": "RS256", "kid": "rsa-1", "x5u": attacker_jwks.url}),
+        json!({"alg": "RS256", "kid": "evil", "jku": attacker_jwks.url}),
+    ];
+    for header in attacks {
+        let t = token(&header, &claims(), |i| attacker_rsa().sign("RS256", i));
+        let r = post(&url, &t, "{}").await;
+        assert_eq!(r.status(), 401, "{header}");
+    }
+    assert_eq!(attacker_jwks.hits(), 0, "jku/x5u are never fetched");
+
+    // CVE-2022-21449: an ES256 signature of all zeros.
+    let zeros = token(&json!({"alg": "ES256", "kid": "ec-1"}), &claims(), |_| {
+        vec![0u8; 64]
+    });
+    refused(zeros, 401, "invalid_token").await;
+    // Unknown crit, oversize, JWE shape, nested JWT.
+    let crit = token(
+        &json!({"alg": "RS256", "kid": "rsa-1", "crit": ["exp-x"], "exp-x": 1}),
+        &claims(),
+        |i| provider_rsa().sign("RS256", i),
+    );
+    refused(crit, 401, "invalid_token").await;
+    let mut big = claims();
+    big["pad"] = json!("x".repeat(9 * 1024));
+    refused(rs("RS256", "rsa-1", &big), 401, "invalid_token").await;
+    refused(
+        "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d".to_string(),
+        401,
+        "invalid_token",
+    )
+    .await;
+    let nested = token(
+        &json!({"alg": "RS256", "kid": "rsa-1", "cty": "JWT"}),
+        &claims(),
+        |i| provider_rsa().sign("RS256", i),
+    );
+    refused(nested, 401, "invalid_token").await;
+    // Garbage in each segment.
+    let good = rs("RS256", "rsa-1", &claims());
+    let parts: Vec<&str> = good.split('.').collect();
+    for i in 0..3 {
+        let mut broken: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
+        broken[i] = "%%%not-base64%%%".into();
+        refused(broken.join("."), 401, "invalid_token").await;
+        broken[i] = b64(b"{\"garbage\": ");
+        let r = post(&url, &broken.join("."), "{}").await;
+        assert_eq!(r.status(), 401);
+    }
+    // A token with a bit flipped in its signature.
+    let mut flipped = parts[2].as_bytes().to_vec();
+    flipped[5] = if flipped[5] == b'A' { b'B' } else { b'A' };
+    let flipped = format!(
+        "{}.{}.{}",
+        parts[0],
+        parts[1],
+        String::from_utf8(flipped).unwrap()
+    );
+    refused(flipped, 401, "invalid_token").await;
+
+    // Credentials of the other kind.
+    let (_, key) = env.create_key("server");
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while post(&url, &key, "{}").await.status() == 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new key never reached the daemon"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    refused(key, 403, "credential_not_allowed").await;
+    let no_sub = {
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove("sub");
+        rs("RS256", "rsa-1", &c)
+    };
+    refused(no_sub, 401, "invalid_token").await;
+
+    assert_eq!(
+        env.take(10, Duration::from_secs(1)).await.len(),
+        3,
+        "only the three good tokens were published"
+    );
+    let _ = jwks;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_unknown_kid_flood_and_a_provider_outage() {
+    let (env, jwks, _daemon) = jwt_world(vec![provider_rsa().jwk("old", Some("RS256"))]).await;
+    let url = env.url("/v1/events/acme/clicks");
+    assert_eq!(
+        post(&url, &rs("RS256", "old", &claims()), "{}")
+            .await
+            .status(),
+        202
+    );
+    let fetches = jwks.hits();
+
+    // Rotation: the provider now publishes only `new`; the first token with it works.
+    jwks.set_keys(vec![provider_rsa().jwk("new", Some("RS256"))]);
+    let r = post(&url, &rs("RS256", "new", &claims()), "{}").await;
+    assert_eq!(
+        r.status(),
+        202,
+        "a rotated-in key works on first use: {}",
+        r.text().await.unwrap()
+    );
+    assert_eq!(jwks.hits(), fetches + 1);
+    // ... and the removed key no longer verifies after that refresh.
+    assert_problem(
+        post(&url, &rs("RS256", "old", &claims()), "{}").await,
+        401,
+        "unknown_key_id",
+    )
+    .await;
+
+    // A flood of random kids costs no further fetch within 30 s.
+    for i in 0..200 {
+        let r = post(&url, &rs("RS256", &format!("random-{i}"), &claims()), "{}").await;
+        assert_eq!(r.status(), 401);
+    }
+    assert_eq!(
+        jwks.hits(),
+        fetches + 1,
+        "unknown kids within 30 s cause no refetch"
+    );
+
+    // The provider goes down: the last good keys keep working.
+    jwks.set_down(true);
+    assert_eq!(
+        post(&url, &rs("RS256", "new", &claims()), "{}")
+            .await
+            .status(),
+        202
+    );
+    assert_eq!(env.take(10, WAIT).await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_that_is_down_at_start_keeps_its_last_good_keys_across_refetches() {
+    // Cold start with the provider up, then it fails every later fetch.
+    let (env, jwks, _daemon) = jwt_world(vec![provider_rsa().jwk("k", Some("RS256"))]).await;
+    let url = env.url("/v1/events/acme/clicks");
+    jwks.set_down(true);
+    // An unknown kid forces a (failing) refetch; the known key still verifies.
+    assert_problem(
+        post(&url, &rs("RS256", "unknown", &claims()), "{}").await,
+        401,
+        "unknown_key_id",
+    )
+    .await;
+    assert!(jwks.hits() >= 2);
+    assert_eq!(
+        post(&url, &rs("RS256", "k", &claims()), "{}")
+            .await
+            .status(),
+        202
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provider_add_checks_the_jwks_before_saving() {
+    let ec = Ec::p384();
+    let good = JwksServer::start(vec![
+        provider_rsa().jwk("rsa-1", Some("RS256")),
+        ec.jwk("ec-384", None),
+        json!({"kty": "OKP", "crv": "Ed25519", "kid": "ed", "x": b64(&[1u8; 32])}),
+        serde_json::from_slice::<Value>(jwt_kit::RSA_1024_JWK).unwrap(),
+    ])
+    .await;
+    let env = TestEnv::new();
+    let saved = env.cli_json(&["provider", "add", "--name", "good", "--jwks-url", &good.url]);
+    let usable: Vec<&str> = saved["check"]["usable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(usable, ["rsa-1", "ec-384"]);
+    let unusable = saved["check"]["unusable"].as_array().unwrap();
+    assert_eq!(unusable.len(), 2, "{unusable:?}");
+    let text = env.cli_ok(&["provider", "check", "good"]);
+    assert!(
+        text.contains("kid=rsa-1") && text.contains("unusable"),
+        "{text}"
+    );
+
+    // Refused with a message that says why, and not saved.
+    let empty = JwksServer::start(vec![
+        json!({"kty": "OKP", "crv": "Ed25519", "kid": "ed", "x": b64(&[1u8; 32])}),
+    ])
+    .await;
+    let closed = format!("http://127.0.0.1:{}/jwks.json", free_port());
+    for (name, url, why) in [
+        ("unusable", empty.url.as_str(), "usable"),
+        ("unreachable", closed.as_str(), ""),
+        ("not-https", "http://example.com/jwks.json", "https"),
+    ] {
+        let out = env.cli(&["provider", "add", "--name", name, "--jwks-url", url]);
+        assert!(!out.status.success(), "{name} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{name}: {stderr}");
+    }
+    let down = JwksServer::start(vec![]).await;
+    down.set_down(true);
+    let out = env.cli(&["provider", "add", "--name", "down", "--jwks-url", &down.url]);
+    assert!(!out.status.success());
+    let forced = env.cli_json(&[
+        "provider",
+        "add",
+        "--name",
+        "down",
+        "--jwks-url",
+        &down.url,
+        "--force",
+    ]);
+    assert_eq!(forced["name"], "down");
+    let names: Vec<String> = env
+        .cli_json(&["provider", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["down", "good"]);
+    env.cli_ok(&["provider", "remove", "down"]);
+    assert_eq!(
+        env.cli_json(&["provider", "list"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let dup = env.cli(&["provider", "add", "--name", "good", "--jwks-url", &good.url]);
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn providers_added_and_removed_reach_a_running_daemon() {
+    let jwks = JwksServer::start(vec![provider_rsa().jwk("k", Some("RS256"))]).await;
+    let env = TestEnv::new();
+    env.cli_ok(&["workspace", "create", "acme"]);
+    env.cli_ok(&["notification", "create", "acme/clicks"]);
+    let _daemon = env.serve().await;
+    let url = env.url("/v1/events/acme/clicks");
+    let t = rs("RS256", "k", &claims());
+    assert_problem(post(&url, &t, "{}").await, 403, "endpoint_not_secured").await;
+    env.cli_ok(&["provider", "add", "--name", "auth", "--jwks-url", &jwks.url]);
+    env.cli_ok(&[
+        "notification",
+        "secure",
+        "acme/clicks",
+        "--jwt-provider",
+        "auth",
+    ]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let status = post(&url, &t, "{}").await.status();
+        if status == 202 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    env.cli_ok(&["provider", "remove", "auth"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while post(&url, &t, "{}").await.status() == 202 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "removed provider still accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
