@@ -51,8 +51,7 @@ pub fn well_formed(key: &str) -> bool {
     let Some(body) = key.strip_prefix(PREFIX) else {
         return false;
     };
-    if body.len() != RANDOM_LEN + CHECKSUM_LEN || !body.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
+    if body.len() != RANDOM_LEN + CHECKSUM_LEN || !body.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return false;
     }
     let (random, sum) = body.split_at(RANDOM_LEN);

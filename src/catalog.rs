@@ -117,26 +117,28 @@ impl Catalog {
         let endpoints = rows
             .endpoints
             .into_iter()
-            .map(|(id, workspace, notification, _name, security, origins, _created)| {
-                let security = match security.as_str() {
-                    "api_key" => Security::ApiKeys(keys_of.remove(&id).unwrap_or_default()),
-                    "jwt" => {
-                        let mut providers = providers_of.remove(&id).unwrap_or_default();
-                        providers.sort_by(|a, b| a.name.cmp(&b.name));
-                        Security::Jwt {
-                            providers,
-                            allowed_origins: origins,
+            .map(
+                |(id, workspace, notification, _name, security, origins, _created)| {
+                    let security = match security.as_str() {
+                        "api_key" => Security::ApiKeys(keys_of.remove(&id).unwrap_or_default()),
+                        "jwt" => {
+                            let mut providers = providers_of.remove(&id).unwrap_or_default();
+                            providers.sort_by(|a, b| a.name.cmp(&b.name));
+                            Security::Jwt {
+                                providers,
+                                allowed_origins: origins,
+                            }
                         }
+                        _ => Security::Closed,
+                    };
+                    Endpoint {
+                        id,
+                        workspace,
+                        notification,
+                        security,
                     }
-                    _ => Security::Closed,
-                };
-                Endpoint {
-                    id,
-                    workspace,
-                    notification,
-                    security,
-                }
-            })
+                },
+            )
             .collect();
         Catalog {
             keys: KeyTable { by_hash },

@@ -16,7 +16,11 @@ use crate::samples;
 use crate::store::{self, NotificationInfo, Securing, Security};
 
 #[derive(Parser)]
-#[command(name = "eventward", version, about = "Accepts events over HTTP, secured by API keys or JWTs, and publishes them to RabbitMQ")]
+#[command(
+    name = "eventward",
+    version,
+    about = "Accepts events over HTTP, secured by API keys or JWTs, and publishes them to RabbitMQ"
+)]
 pub struct Cli {
     /// Configuration file (else $EVENTWARD_CONFIG, else /etc/eventward/eventward.toml when it exists)
     #[arg(long, global = true, value_name = "PATH")]
@@ -179,12 +183,18 @@ struct Out {
 
 impl Out {
     fn print(&self, value: serde_json::Value) {
-        println!("{}", serde_json::to_string_pretty(&value).expect("JSON value serializes"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).expect("JSON value serializes")
+        );
     }
 }
 
 fn time(t: Option<DateTime<Utc>>) -> String {
-    t.map_or_else(|| "-".to_string(), |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+    t.map_or_else(
+        || "-".to_string(),
+        |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+    )
 }
 
 fn workspace(conn: &mut diesel::PgConnection, out: Out, cmd: WorkspaceCmd) -> anyhow::Result<()> {
@@ -220,7 +230,12 @@ fn describe(n: &NotificationInfo) -> String {
     }
 }
 
-fn notification(conn: &mut diesel::PgConnection, settings: &Settings, out: Out, cmd: NotificationCmd) -> anyhow::Result<()> {
+fn notification(
+    conn: &mut diesel::PgConnection,
+    settings: &Settings,
+    out: Out,
+    cmd: NotificationCmd,
+) -> anyhow::Result<()> {
     match cmd {
         NotificationCmd::Create { path, name } => {
             let (ws, slug) = store::parse_path(&path)?;
@@ -228,7 +243,9 @@ fn notification(conn: &mut diesel::PgConnection, settings: &Settings, out: Out, 
             if out.json {
                 out.print(json!(n));
             } else {
-                println!("created notification {ws}/{slug}; it accepts nothing until you secure it:");
+                println!(
+                    "created notification {ws}/{slug}; it accepts nothing until you secure it:"
+                );
                 println!("  eventward notification secure {ws}/{slug} --api-key NAME");
             }
         }
@@ -239,7 +256,11 @@ fn notification(conn: &mut diesel::PgConnection, settings: &Settings, out: Out, 
             } else {
                 println!("{:<50} SECURITY", "NOTIFICATION");
                 for n in all {
-                    println!("{:<50} {}", format!("{}/{}", n.workspace, n.slug), describe(&n));
+                    println!(
+                        "{:<50} {}",
+                        format!("{}/{}", n.workspace, n.slug),
+                        describe(&n)
+                    );
                 }
             }
         }
@@ -287,7 +308,12 @@ fn notification(conn: &mut diesel::PgConnection, settings: &Settings, out: Out, 
     Ok(())
 }
 
-fn print_samples(settings: &Settings, out: Out, n: &NotificationInfo, lang: Option<&str>) -> anyhow::Result<()> {
+fn print_samples(
+    settings: &Settings,
+    out: Out,
+    n: &NotificationInfo,
+    lang: Option<&str>,
+) -> anyhow::Result<()> {
     let credential = match n.security {
         Security::ApiKey => samples::Credential::ApiKey,
         Security::Jwt => samples::Credential::Jwt,
@@ -319,8 +345,10 @@ fn print_samples(settings: &Settings, out: Out, n: &NotificationInfo, lang: Opti
         None => samples::render_all(&target),
     };
     if out.json {
-        let map: serde_json::Map<String, serde_json::Value> =
-            chosen.into_iter().map(|(l, c)| (l.to_string(), json!(c))).collect();
+        let map: serde_json::Map<String, serde_json::Value> = chosen
+            .into_iter()
+            .map(|(l, c)| (l.to_string(), json!(c)))
+            .collect();
         out.print(serde_json::Value::Object(map));
     } else {
         for (lang, code) in chosen {
@@ -355,7 +383,10 @@ fn print_issued(out: Out, issued: &store::IssuedKey, verb: &str) {
             "expires_at": row.expires_at,
         }));
     } else {
-        println!("{verb} API key {} (id {}, prefix {})", row.name, row.id, row.prefix);
+        println!(
+            "{verb} API key {} (id {}, prefix {})",
+            row.name, row.id, row.prefix
+        );
         if let Some(e) = row.expires_at {
             println!("expires {}", time(Some(e)));
         }
@@ -389,7 +420,10 @@ fn key(conn: &mut diesel::PgConnection, out: Out, cmd: KeyCmd) -> anyhow::Result
                     .collect();
                 out.print(json!(rows));
             } else {
-                println!("{:<24} {:<12} {:<21} {:<21} STATUS", "NAME", "PREFIX", "CREATED", "EXPIRES");
+                println!(
+                    "{:<24} {:<12} {:<21} {:<21} STATUS",
+                    "NAME", "PREFIX", "CREATED", "EXPIRES"
+                );
                 for k in &keys {
                     println!(
                         "{:<24} {:<12} {:<21} {:<21} {}",
@@ -437,13 +471,20 @@ fn humanize(d: Duration) -> String {
 /// "Check API Credentials": fetch the JWKS and report usable and unusable keys.
 fn check_jwks(url: &str) -> anyhow::Result<jwks::Fetched> {
     let url = jwks::check_url(url).map_err(anyhow::Error::msg)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime
         .block_on(jwks::fetch(&jwks::client(), &url))
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-fn report_check(out: Out, name: &str, url: &str, result: &anyhow::Result<jwks::Fetched>) -> serde_json::Value {
+fn report_check(
+    out: Out,
+    name: &str,
+    url: &str,
+    result: &anyhow::Result<jwks::Fetched>,
+) -> serde_json::Value {
     match result {
         Ok(f) => {
             let usable: Vec<_> = f
@@ -460,12 +501,19 @@ fn report_check(out: Out, name: &str, url: &str, result: &anyhow::Result<jwks::F
             if !out.json {
                 println!("JWKS of {name} ({url}):");
                 for k in f.keys.usable() {
-                    println!("  usable    kid={} kty={} alg={}", k.kid, k.kty, k.alg.as_deref().unwrap_or("-"));
+                    println!(
+                        "  usable    kid={} kty={} alg={}",
+                        k.kid,
+                        k.kty,
+                        k.alg.as_deref().unwrap_or("-")
+                    );
                 }
                 for r in &f.rejected {
                     println!(
                         "  unusable  {}: {}",
-                        r.kid.as_deref().map_or_else(|| format!("keys[{}]", r.index), |k| format!("kid={k}")),
+                        r.kid
+                            .as_deref()
+                            .map_or_else(|| format!("keys[{}]", r.index), |k| format!("kid={k}")),
                         r.reason
                     );
                 }
@@ -504,7 +552,13 @@ fn provider(conn: &mut diesel::PgConnection, out: Out, cmd: ProviderCmd) -> anyh
                 }
                 bail!("the JWKS check failed, so provider {name} was not saved (use --force to save it anyway)");
             }
-            let row = store::add_provider(conn, &name, &jwks_url, audience.as_deref(), issuer.as_deref())?;
+            let row = store::add_provider(
+                conn,
+                &name,
+                &jwks_url,
+                audience.as_deref(),
+                issuer.as_deref(),
+            )?;
             if out.json {
                 let mut v = json!(row);
                 v["check"] = check;
@@ -531,7 +585,10 @@ fn provider(conn: &mut diesel::PgConnection, out: Out, cmd: ProviderCmd) -> anyh
             if out.json {
                 out.print(json!(all));
             } else {
-                println!("{:<24} {:<50} {:<30} ISSUER", "NAME", "JWKS URL", "AUDIENCE");
+                println!(
+                    "{:<24} {:<50} {:<30} ISSUER",
+                    "NAME", "JWKS URL", "AUDIENCE"
+                );
                 for p in all {
                     println!(
                         "{:<24} {:<50} {:<30} {}",

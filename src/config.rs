@@ -90,17 +90,14 @@ impl Settings {
                 _ => Some(PathBuf::from(SYSTEM_CONFIG)).filter(|p| p.exists()),
             },
         };
-        let mut builder = config::Config::builder().add_source(config::File::from_str(
-            DEFAULTS,
-            config::FileFormat::Toml,
-        ));
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(path) = &file {
             if !path.exists() {
                 bail!("config file {} does not exist", path.display());
             }
-            builder = builder.add_source(
-                config::File::from(path.as_path()).format(config::FileFormat::Toml),
-            );
+            builder = builder
+                .add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
         }
         let settings: Settings = builder
             .add_source(

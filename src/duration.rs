@@ -50,7 +50,16 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_duration() {
-        for bad in ["", "10", "h", "1x", "-1h", "0s", "1.5h", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "10",
+            "h",
+            "1x",
+            "-1h",
+            "0s",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

@@ -31,12 +31,21 @@ pub enum Claim {
 /// What identifies "the same request": the endpoint kind and the exact body.
 pub fn fingerprint(batch: bool, body: &[u8]) -> Vec<u8> {
     let mut h = Sha256::new();
-    h.update(if batch { b"batch:" as &[u8] } else { b"single:" });
+    h.update(if batch {
+        b"batch:" as &[u8]
+    } else {
+        b"single:"
+    });
     h.update(body);
     h.finalize().to_vec()
 }
 
-pub fn claim(conn: &mut PgConnection, notification: Uuid, key: &str, fingerprint: &[u8]) -> Result<Claim> {
+pub fn claim(
+    conn: &mut PgConnection,
+    notification: Uuid,
+    key: &str,
+    fingerprint: &[u8],
+) -> Result<Claim> {
     // Insert, or take over a record older than 24 h; one row written means we own it.
     let owned = diesel::sql_query(
         "INSERT INTO idempotency_records (notification_id, key, fingerprint) VALUES ($1, $2, $3) \
@@ -54,7 +63,11 @@ pub fn claim(conn: &mut PgConnection, notification: Uuid, key: &str, fingerprint
     }
     let existing: Option<(Vec<u8>, Option<i16>, Option<String>)> = records::table
         .find((notification, key))
-        .select((records::fingerprint, records::response_status, records::response_body))
+        .select((
+            records::fingerprint,
+            records::response_status,
+            records::response_body,
+        ))
         .first(conn)
         .optional()?;
     Ok(match existing {
@@ -69,7 +82,13 @@ pub fn claim(conn: &mut PgConnection, notification: Uuid, key: &str, fingerprint
     })
 }
 
-pub fn complete(conn: &mut PgConnection, notification: Uuid, key: &str, status: u16, body: &str) -> Result<()> {
+pub fn complete(
+    conn: &mut PgConnection,
+    notification: Uuid,
+    key: &str,
+    status: u16,
+    body: &str,
+) -> Result<()> {
     diesel::update(records::table.find((notification, key)))
         .set((
             records::response_status.eq(status as i16),
@@ -86,6 +105,8 @@ pub fn release(conn: &mut PgConnection, notification: Uuid, key: &str) -> Result
 
 /// Deletes records past the 24 h window; returns how many.
 pub fn purge_expired(conn: &mut PgConnection) -> Result<usize> {
-    Ok(diesel::sql_query("DELETE FROM idempotency_records WHERE created_at < now() - interval '24 hours'")
-        .execute(conn)?)
+    Ok(diesel::sql_query(
+        "DELETE FROM idempotency_records WHERE created_at < now() - interval '24 hours'",
+    )
+    .execute(conn)?)
 }

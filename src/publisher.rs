@@ -17,7 +17,9 @@ use lapin::options::{
     QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+};
 use tokio::sync::Notify;
 
 use crate::config::Amqp;
@@ -31,10 +33,18 @@ pub struct Outbound {
 }
 
 /// Properties every event carries (contract, "What consumers read").
-pub fn properties(message_id: &str, kind: &str, timestamp: u64, headers: &[(&str, &str)]) -> BasicProperties {
+pub fn properties(
+    message_id: &str,
+    kind: &str,
+    timestamp: u64,
+    headers: &[(&str, &str)],
+) -> BasicProperties {
     let mut table = FieldTable::default();
     for (k, v) in headers {
-        table.insert(ShortString::from(*k), AMQPValue::LongString(LongString::from(*v)));
+        table.insert(
+            ShortString::from(*k),
+            AMQPValue::LongString(LongString::from(*v)),
+        );
     }
     BasicProperties::default()
         .with_content_type("application/cloudevents+json".into())
@@ -73,7 +83,11 @@ fn unavailable(detail: impl Into<String>) -> Problem {
 
 impl Publisher {
     /// Starts the supervisor on `runtime`; returns at once (not yet connected).
-    pub fn start(settings: Amqp, confirm_timeout: Duration, runtime: tokio::runtime::Handle) -> Publisher {
+    pub fn start(
+        settings: Amqp,
+        confirm_timeout: Duration,
+        runtime: tokio::runtime::Handle,
+    ) -> Publisher {
         let publisher = Publisher {
             inner: Arc::new(Inner {
                 settings,
@@ -85,23 +99,33 @@ impl Publisher {
             }),
             runtime,
         };
-        publisher.runtime.spawn(supervise(publisher.inner.clone(), publisher.runtime.clone()));
+        publisher.runtime.spawn(supervise(
+            publisher.inner.clone(),
+            publisher.runtime.clone(),
+        ));
         publisher
     }
 
     pub fn is_ready(&self) -> bool {
-        self.inner.live.load().as_ref().is_some_and(|l| l.connection.status().connected())
+        self.inner
+            .live
+            .load()
+            .as_ref()
+            .is_some_and(|l| l.connection.status().connected())
             && !self.inner.blocked.load(Ordering::Relaxed)
     }
 
     /// Publishes every message and waits for the broker to confirm each one.
     /// Ok only if all were confirmed and routed to at least one queue.
     pub async fn publish(&self, messages: Vec<Outbound>) -> Result<(), Problem> {
-        let live = self.inner.live.load_full().ok_or_else(|| {
-            unavailable("eventward is not connected to RabbitMQ; retry shortly")
-        })?;
+        let live =
+            self.inner.live.load_full().ok_or_else(|| {
+                unavailable("eventward is not connected to RabbitMQ; retry shortly")
+            })?;
         if self.inner.blocked.load(Ordering::Relaxed) {
-            return Err(unavailable("RabbitMQ is refusing publishes (resource alarm); retry shortly"));
+            return Err(unavailable(
+                "RabbitMQ is refusing publishes (resource alarm); retry shortly",
+            ));
         }
         let exchange = ShortString::from(self.inner.settings.exchange.as_str());
         let options = BasicPublishOptions {
@@ -112,7 +136,13 @@ impl Publisher {
         for m in messages {
             let confirm = live
                 .channel
-                .basic_publish(exchange.clone(), m.routing_key.into(), options, &m.body, m.properties)
+                .basic_publish(
+                    exchange.clone(),
+                    m.routing_key.into(),
+                    options,
+                    &m.body,
+                    m.properties,
+                )
                 .await
                 .map_err(|e| {
                     self.inner.lost.notify_one();
@@ -123,7 +153,9 @@ impl Publisher {
         let all = futures_util::future::join_all(confirms);
         let results = tokio::time::timeout(self.inner.confirm_timeout, all)
             .await
-            .map_err(|_| unavailable("RabbitMQ did not confirm the publish in time; retry shortly"))?;
+            .map_err(|_| {
+                unavailable("RabbitMQ did not confirm the publish in time; retry shortly")
+            })?;
         let mut problem = None;
         for result in results {
             match result {
@@ -135,11 +167,15 @@ impl Publisher {
                     ));
                 }
                 Ok(_) => {
-                    problem = Some(unavailable("RabbitMQ did not accept the event (nack); retry shortly"));
+                    problem = Some(unavailable(
+                        "RabbitMQ did not accept the event (nack); retry shortly",
+                    ));
                 }
                 Err(e) => {
                     self.inner.lost.notify_one();
-                    problem = Some(unavailable(format!("the RabbitMQ connection failed before confirming: {e}")));
+                    problem = Some(unavailable(format!(
+                        "the RabbitMQ connection failed before confirming: {e}"
+                    )));
                 }
             }
         }
@@ -155,8 +191,14 @@ impl Publisher {
             // lapin's I/O runs on its own runtime; close there and wait for it.
             let _ = runtime
                 .spawn(async move {
-                    let _ = live.channel.close(200, "eventward shutting down".into()).await;
-                    let _ = live.connection.close(200, "eventward shutting down".into()).await;
+                    let _ = live
+                        .channel
+                        .close(200, "eventward shutting down".into())
+                        .await;
+                    let _ = live
+                        .connection
+                        .close(200, "eventward shutting down".into())
+                        .await;
                 })
                 .await;
         }
@@ -168,7 +210,10 @@ async fn supervise(inner: Arc<Inner>, runtime: tokio::runtime::Handle) {
     while !inner.stopping.load(Ordering::SeqCst) {
         match connect(&inner, runtime.clone()).await {
             Ok(live) => {
-                log::info!("connected to RabbitMQ; exchange {} declared", inner.settings.exchange);
+                log::info!(
+                    "connected to RabbitMQ; exchange {} declared",
+                    inner.settings.exchange
+                );
                 backoff = Duration::from_millis(100);
                 let mut events = live.connection.events_listener();
                 inner.blocked.store(false, Ordering::SeqCst);
@@ -230,11 +275,21 @@ async fn connect(inner: &Inner, runtime: tokio::runtime::Handle) -> lapin::Resul
         ),
     )
     .await
-    .map_err(|_| lapin::Error::from(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")))??;
+    .map_err(|_| {
+        lapin::Error::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "connect timed out",
+        ))
+    })??;
     let channel = connection.create_channel().await?;
     declare(&channel, &inner.settings).await?;
-    channel.confirm_select(ConfirmSelectOptions::default()).await?;
-    Ok(Live { connection, channel })
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    Ok(Live {
+        connection,
+        channel,
+    })
 }
 
 /// The exchange, and the default queue bound with `#` so nothing published

@@ -86,7 +86,9 @@ impl KeyRegistry {
     /// Brings the Authenticators in line with the new catalog, then publishes
     /// the new key table and routes.
     fn apply(&mut self, catalog: Catalog, ctx: &mut Context<Self>) {
-        self.keysets.providers().do_send(Providers(catalog.providers.clone()));
+        self.keysets
+            .providers()
+            .do_send(Providers(catalog.providers.clone()));
         let mut routes: HashMap<String, HashMap<String, Arc<Slot>>> = HashMap::new();
         let mut reconfigured = Vec::new();
         let mut current = HashMap::with_capacity(catalog.endpoints.len());
@@ -99,7 +101,8 @@ impl KeyRegistry {
                     (addr, slot, endpoint)
                 }
                 None => {
-                    let (addr, slot) = Authenticator::start(endpoint.clone(), self.keysets.clone(), self.leeway);
+                    let (addr, slot) =
+                        Authenticator::start(endpoint.clone(), self.keysets.clone(), self.leeway);
                     (addr, slot, endpoint)
                 }
             };
@@ -192,7 +195,8 @@ fn listen(url: String, registry: Addr<KeyRegistry>) {
     let mut backoff = Duration::from_millis(200);
     let mut first = true;
     while registry.connected() {
-        let mut conn = match store::connect(&url).and_then(|mut c| store::listen(&mut c).map(|_| c)) {
+        let mut conn = match store::connect(&url).and_then(|mut c| store::listen(&mut c).map(|_| c))
+        {
             Ok(conn) => conn,
             Err(e) => {
                 log::warn!("catalog listener: {e}; retrying in {backoff:?}");

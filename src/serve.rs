@@ -45,7 +45,11 @@ async fn serve(settings: Settings, amqp_runtime: tokio::runtime::Handle) -> anyh
         Duration::from_secs(settings.database.reload_secs),
     )
     .start();
-    let publisher = Publisher::start(settings.amqp.clone(), settings.confirm_timeout(), amqp_runtime);
+    let publisher = Publisher::start(
+        settings.amqp.clone(),
+        settings.confirm_timeout(),
+        amqp_runtime,
+    );
     let state = web::Data::new(AppState {
         shared,
         publisher: publisher.clone(),
@@ -55,12 +59,13 @@ async fn serve(settings: Settings, amqp_runtime: tokio::runtime::Handle) -> anyh
         max_batch_bytes: settings.http.max_batch_bytes,
     });
 
-    let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))
-        .disable_signals()
-        .shutdown_timeout(settings.http.shutdown_timeout_secs)
-        .bind(listen)
-        .with_context(|| format!("cannot listen on {listen} (http.listen)"))?
-        .run();
+    let server =
+        HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))
+            .disable_signals()
+            .shutdown_timeout(settings.http.shutdown_timeout_secs)
+            .bind(listen)
+            .with_context(|| format!("cannot listen on {listen} (http.listen)"))?
+            .run();
     let handle = server.handle();
     log::info!("eventward listening on http://{listen}");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);

@@ -34,7 +34,10 @@ async fn consumers_receive_the_exact_cloudevent_and_properties() {
     assert_eq!(m.delivery.routing_key.as_str(), "acme.order-shipped");
     assert_eq!(m.delivery.exchange.as_str(), env.exchange);
     let p = &m.delivery.properties;
-    assert_eq!(p.content_type().as_ref().unwrap().as_str(), "application/cloudevents+json");
+    assert_eq!(
+        p.content_type().as_ref().unwrap().as_str(),
+        "application/cloudevents+json"
+    );
     assert_eq!(p.message_id().as_ref().unwrap().as_str(), id);
     assert_eq!(p.app_id().as_ref().unwrap().as_str(), "eventward");
     assert_eq!(p.kind().as_ref().unwrap().as_str(), "order-shipped");
@@ -51,10 +54,16 @@ async fn consumers_receive_the_exact_cloudevent_and_properties() {
     assert_eq!(header("auth_method"), "api_key");
 
     let body = std::str::from_utf8(&m.delivery.data).unwrap();
-    assert!(body.contains(&format!(r#""data":{data}"#)), "data unchanged: {body}");
+    assert!(
+        body.contains(&format!(r#""data":{data}"#)),
+        "data unchanged: {body}"
+    );
     let event: Value = serde_json::from_str(body).unwrap();
     let time = event["time"].as_str().unwrap();
-    assert!(time.ends_with('Z') && time.len() == "2026-11-24T10:00:00.123Z".len(), "{time}");
+    assert!(
+        time.ends_with('Z') && time.len() == "2026-11-24T10:00:00.123Z".len(),
+        "{time}"
+    );
     let received = chrono::DateTime::parse_from_rfc3339(time).unwrap();
     assert!(received >= before - chrono::Duration::milliseconds(1));
     assert_eq!(
@@ -145,14 +154,40 @@ async fn every_refusal_is_a_precise_problem_and_publishes_nothing() {
     assert_problem(post(&url, &key, "").await, 400, "invalid_json").await;
     assert_problem(post(&url, &key, "[1, 2]").await, 400, "invalid_event").await;
     assert_problem(post(&url, &key, r#""text""#).await, 400, "invalid_event").await;
-    assert_problem(post(&batch_url, &key, r#"[{}]"#).await, 400, "invalid_event").await;
-    assert_problem(post(&batch_url, &key, r#"{"events": []}"#).await, 400, "invalid_event").await;
-    assert_problem(post(&batch_url, &key, r#"{"events": [{}, 3]}"#).await, 400, "invalid_event").await;
+    assert_problem(
+        post(&batch_url, &key, r#"[{}]"#).await,
+        400,
+        "invalid_event",
+    )
+    .await;
+    assert_problem(
+        post(&batch_url, &key, r#"{"events": []}"#).await,
+        400,
+        "invalid_event",
+    )
+    .await;
+    assert_problem(
+        post(&batch_url, &key, r#"{"events": [{}, 3]}"#).await,
+        400,
+        "invalid_event",
+    )
+    .await;
     let too_many = json!({ "events": vec![json!({}); 501] }).to_string();
     assert!(too_many.len() < 4096);
-    assert_problem(post(&batch_url, &key, &too_many).await, 400, "invalid_event").await;
+    assert_problem(
+        post(&batch_url, &key, &too_many).await,
+        400,
+        "invalid_event",
+    )
+    .await;
 
-    let missing = client.post(&url).header("content-type", "application/json").body("{}").send().await.unwrap();
+    let missing = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_problem(missing, 401, "missing_credentials").await;
     let basic = client
         .post(&url)
@@ -172,32 +207,61 @@ async fn every_refusal_is_a_precise_problem_and_publishes_nothing() {
     let forged = eventward::apikey::generate().secret;
     assert_problem(post(&url, &forged, "{}").await, 401, "invalid_api_key").await;
     // A JWT-shaped credential on an API-key endpoint.
-    assert_problem(post(&url, "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "{}").await, 401, "invalid_api_key").await;
+    assert_problem(
+        post(&url, "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "{}").await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
 
-    assert_problem(post(&url, &other_key, "{}").await, 403, "credential_not_allowed").await;
+    assert_problem(
+        post(&url, &other_key, "{}").await,
+        403,
+        "credential_not_allowed",
+    )
+    .await;
     let unsecured = post(&env.url("/v1/events/acme/unsecured"), &key, "{}").await;
     assert_problem(unsecured, 403, "endpoint_not_secured").await;
-    assert_problem(post(&env.url("/v1/events/acme/nope"), &key, "{}").await, 404, "unknown_endpoint").await;
-    assert_problem(post(&env.url("/v1/events/nope/order-shipped"), &key, "{}").await, 404, "unknown_endpoint").await;
+    assert_problem(
+        post(&env.url("/v1/events/acme/nope"), &key, "{}").await,
+        404,
+        "unknown_endpoint",
+    )
+    .await;
+    assert_problem(
+        post(&env.url("/v1/events/nope/order-shipped"), &key, "{}").await,
+        404,
+        "unknown_endpoint",
+    )
+    .await;
 
     let big = format!(r#"{{"pad": "{}"}}"#, "x".repeat(1100));
     assert_problem(post(&url, &key, &big).await, 413, "payload_too_large").await;
     let big_batch = format!(r#"{{"events": [{{"pad": "{}"}}]}}"#, "x".repeat(4100));
-    assert_problem(post(&batch_url, &key, &big_batch).await, 413, "payload_too_large").await;
+    assert_problem(
+        post(&batch_url, &key, &big_batch).await,
+        413,
+        "payload_too_large",
+    )
+    .await;
     // A body that does not declare its length is cut off at the limit too.
     let chunked = client
         .post(&url)
         .bearer_auth(&key)
         .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(vec![
-            Ok::<_, std::io::Error>(big.clone().into_bytes()),
-        ])))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            vec![Ok::<_, std::io::Error>(big.clone().into_bytes())],
+        )))
         .send()
         .await
         .unwrap();
     assert_problem(chunked, 413, "payload_too_large").await;
 
-    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
         let mut r = client.post(&url).bearer_auth(&key).body("{}");
         if let Some(ct) = content_type {
             r = r.header("content-type", ct);
@@ -213,7 +277,10 @@ async fn every_refusal_is_a_precise_problem_and_publishes_nothing() {
         .send()
         .await
         .unwrap();
-    assert!(preflight.headers().get("access-control-allow-origin").is_none());
+    assert!(preflight
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
 
     // Nothing refused reached the broker; one good event still does.
     assert_eq!(env.queue_len().await, 0);
@@ -249,7 +316,12 @@ async fn an_idempotency_key_replays_the_first_answer_and_publishes_once() {
     let reused = send(r#"{"n": 2}"#, "order-42").await.unwrap();
     assert_problem(reused, 422, "idempotency_key_reused").await;
     let too_long: &'static str = Box::leak("k".repeat(256).into_boxed_str());
-    assert_problem(send("{}", too_long).await.unwrap(), 400, "invalid_idempotency_key").await;
+    assert_problem(
+        send("{}", too_long).await.unwrap(),
+        400,
+        "invalid_idempotency_key",
+    )
+    .await;
 
     // Another key is another request.
     assert_eq!(send(r#"{"n": 1}"#, "order-43").await.unwrap().status(), 202);
@@ -272,8 +344,20 @@ async fn roll_revoke_and_expiry_reach_a_running_daemon() {
     let second = env.url("/v1/events/acme/second");
 
     // A change made by the CLI takes effect within 2 s.
-    assert_problem(post(&second, &short_key, "{}").await, 403, "endpoint_not_secured").await;
-    env.cli_ok(&["notification", "secure", "acme/second", "--api-key", "short-lived", "order-shipped-key"]);
+    assert_problem(
+        post(&second, &short_key, "{}").await,
+        403,
+        "endpoint_not_secured",
+    )
+    .await;
+    env.cli_ok(&[
+        "notification",
+        "secure",
+        "acme/second",
+        "--api-key",
+        "short-lived",
+        "order-shipped-key",
+    ]);
     eventually(|| async { post(&second, &short_key, "{}").await.status() == 202 }).await;
     assert_eq!(post(&second, &old_key, "{}").await.status(), 202);
 
@@ -284,7 +368,11 @@ async fn roll_revoke_and_expiry_reach_a_running_daemon() {
     assert!(eventward::apikey::well_formed(&new_key));
     eventually(|| async { post(&url, &new_key, "{}").await.status() == 202 }).await;
     assert_eq!(post(&second, &new_key, "{}").await.status(), 202);
-    assert_eq!(post(&url, &old_key, "{}").await.status(), 202, "old key works during grace");
+    assert_eq!(
+        post(&url, &old_key, "{}").await.status(),
+        202,
+        "old key works during grace"
+    );
     let list = env.cli_json(&["key", "list"]);
     let statuses: Vec<&str> = list
         .as_array()
@@ -295,7 +383,10 @@ async fn roll_revoke_and_expiry_reach_a_running_daemon() {
         .collect();
     assert_eq!(statuses.len(), 2);
     assert!(statuses.contains(&"active") && statuses.contains(&"rolled (in grace period)"));
-    assert!(!list.to_string().contains(&new_key), "key list never shows a secret");
+    assert!(
+        !list.to_string().contains(&new_key),
+        "key list never shows a secret"
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_problem(post(&url, &old_key, "{}").await, 401, "expired_api_key").await;
     assert_eq!(post(&url, &new_key, "{}").await.status(), 202);
@@ -309,19 +400,39 @@ async fn roll_revoke_and_expiry_reach_a_running_daemon() {
     let expiring = env.cli_json(&["key", "create", "--name", "brief", "--expires-in", "2s"]);
     assert!(expiring["expires_at"].is_string());
     let brief = expiring["key"].as_str().unwrap().to_string();
-    env.cli_ok(&["notification", "secure", "acme/order-shipped", "--api-key", "brief"]);
+    env.cli_ok(&[
+        "notification",
+        "secure",
+        "acme/order-shipped",
+        "--api-key",
+        "brief",
+    ]);
     eventually(|| async { post(&url, &brief, "{}").await.status() == 202 }).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_problem(post(&url, &brief, "{}").await, 401, "expired_api_key").await;
     // Re-securing replaced the keys: short-lived no longer opens order-shipped.
-    assert_problem(post(&url, &short_key, "{}").await, 403, "credential_not_allowed").await;
+    assert_problem(
+        post(&url, &short_key, "{}").await,
+        403,
+        "credential_not_allowed",
+    )
+    .await;
 
     let logs = daemon.logs();
     for secret in [&old_key, &new_key, &short_key, &brief] {
-        assert!(!logs.contains(secret.as_str()), "a key appeared in the daemon's log");
-        assert!(!logs.contains(&secret[4..]), "a key appeared in the daemon's log");
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a key appeared in the daemon's log"
+        );
+        assert!(
+            !logs.contains(&secret[4..]),
+            "a key appeared in the daemon's log"
+        );
     }
-    assert!(logs.contains("revoked_api_key"), "refusals are logged with their code");
+    assert!(
+        logs.contains("revoked_api_key"),
+        "refusals are logged with their code"
+    );
 }
 
 /// Polls `check` for up to 2 s: the contract's bound for CLI changes.
@@ -335,7 +446,10 @@ where
         if check().await {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "the change did not take effect within 2 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change did not take effect within 2 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -346,14 +460,37 @@ async fn health_and_method_answers() {
     env.secured_notification("order-shipped");
     let _daemon = env.serve().await;
     let client = reqwest::Client::new();
-    assert_eq!(client.get(env.url("/healthz")).send().await.unwrap().status(), 200);
-    let ready: Value = client.get(env.url("/readyz")).send().await.unwrap().json_value().await;
+    assert_eq!(
+        client
+            .get(env.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let ready: Value = client
+        .get(env.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json_value()
+        .await;
     assert_eq!(ready["checks"]["broker"], true);
     assert_eq!(ready["checks"]["catalog"], true);
-    let get = client.get(env.url("/v1/events/acme/order-shipped")).send().await.unwrap();
+    let get = client
+        .get(env.url("/v1/events/acme/order-shipped"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(get.headers()["allow"], "POST, OPTIONS");
     assert_problem(get, 405, "method_not_allowed").await;
-    assert_problem(client.get(env.url("/nothing")).send().await.unwrap(), 404, "unknown_endpoint").await;
+    assert_problem(
+        client.get(env.url("/nothing")).send().await.unwrap(),
+        404,
+        "unknown_endpoint",
+    )
+    .await;
 }
 
 trait JsonValue {

@@ -25,7 +25,10 @@ async fn load(
     for c in 0..clients {
         let (url, key, stop) = (url.clone(), key.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().unwrap();
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .build()
+                .unwrap();
             let mut accepted = Vec::new();
             let mut other = Vec::new();
             let mut n = 0;
@@ -50,7 +53,11 @@ async fn load(
                         continue;
                     }
                 };
-                assert!(started.elapsed() < Duration::from_secs(7), "a request took {:?}", started.elapsed());
+                assert!(
+                    started.elapsed() < Duration::from_secs(7),
+                    "a request took {:?}",
+                    started.elapsed()
+                );
                 let status = r.status().as_u16();
                 let retry_after = r.headers().contains_key("retry-after");
                 let Ok(bytes) = r.bytes().await else {
@@ -121,15 +128,26 @@ async fn a_broker_restart_loses_no_accepted_event_and_the_daemon_reconnects() {
 
     let after = post(&url, &key, "{}").await;
     assert_eq!(after.status(), 202, "the daemon reconnected by itself");
-    assert!(accepted.len() > 10, "traffic flowed before and after: {}", accepted.len());
     assert!(
-        other.iter().all(|(s, c)| *s == 503 && c == "broker_unavailable"),
+        accepted.len() > 10,
+        "traffic flowed before and after: {}",
+        accepted.len()
+    );
+    assert!(
+        other
+            .iter()
+            .all(|(s, c)| *s == 503 && c == "broker_unavailable"),
         "only broker_unavailable refusals: {other:?}"
     );
     assert!(!other.is_empty(), "the restart was seen by clients");
     let queued = ids_in_queue(&env, accepted.len()).await;
     let lost: Vec<_> = accepted.iter().filter(|id| !queued.contains(*id)).collect();
-    assert!(lost.is_empty(), "{} of {} accepted events are not in the queue", lost.len(), accepted.len());
+    assert!(
+        lost.is_empty(),
+        "{} of {} accepted events are not in the queue",
+        lost.len(),
+        accepted.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -150,14 +168,23 @@ async fn sigterm_under_load_finishes_in_flight_requests_and_exits_cleanly() {
     stop.store(true, Ordering::Relaxed);
     let (accepted, other) = traffic.await.unwrap();
 
-    assert!(status.success(), "exit status after SIGTERM: {status:?}\n{}", daemon.logs());
+    assert!(
+        status.success(),
+        "exit status after SIGTERM: {status:?}\n{}",
+        daemon.logs()
+    );
     assert!(accepted.len() > 10, "traffic flowed: {}", accepted.len());
     // After SIGTERM the listener is closed and idle connections are closed:
     // clients see no answer (and no promise), never a refusal or a hang.
     assert!(other.iter().all(|(s, _)| *s == 0), "{other:?}");
     let queued = ids_in_queue(&env, accepted.len()).await;
     let lost: Vec<_> = accepted.iter().filter(|id| !queued.contains(*id)).collect();
-    assert!(lost.is_empty(), "{} of {} accepted events are not in the queue", lost.len(), accepted.len());
+    assert!(
+        lost.is_empty(),
+        "{} of {} accepted events are not in the queue",
+        lost.len(),
+        accepted.len()
+    );
     let logs = daemon.logs();
     assert!(logs.contains("shutting down"), "{logs}");
     assert!(logs.contains("stopped"), "{logs}");
@@ -179,7 +206,10 @@ async fn no_broker_means_a_prompt_503_and_not_ready() {
     assert_eq!(ready.status(), 503);
     let started = Instant::now();
     let r = post(&env.url("/v1/events/acme/order-shipped"), &key, "{}").await;
-    assert!(started.elapsed() < Duration::from_secs(1), "refused promptly");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused promptly"
+    );
     assert!(r.headers().contains_key("retry-after"));
     assert_problem(r, 503, "broker_unavailable").await;
 }

@@ -44,7 +44,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 async fn method_not_allowed(req: HttpRequest) -> Problem {
     Problem::new(
         Code::MethodNotAllowed,
-        format!("{} is not allowed here; send events with POST", req.method()),
+        format!(
+            "{} is not allowed here; send events with POST",
+            req.method()
+        ),
     )
 }
 
