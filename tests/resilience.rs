@@ -225,3 +225,56 @@ async fn an_event_no_queue_would_keep_is_refused_with_no_route() {
     assert!(r.headers().contains_key("retry-after"));
     assert_problem(r, 503, "no_route").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn known_keys_keep_working_while_postgresql_is_away_and_changes_arrive_after() {
+    let mut env = TestEnv::new();
+    let (_, key) = env.secured_notification("order-shipped");
+    // The daemon reaches its database through a proxy this test can cut; the
+    // CLI below still reaches it directly.
+    let proxy = common::proxy::Proxy::start(("127.0.0.1", 5432)).await;
+    let direct = env.db_url.clone();
+    let via_proxy = direct.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
+    assert_ne!(
+        direct, via_proxy,
+        "the test database URL names 127.0.0.1:5432"
+    );
+    env.set("EVENTWARD_DATABASE__URL", &via_proxy);
+    env.set("EVENTWARD_DATABASE__RELOAD_SECS", "1");
+    let daemon = env.serve().await;
+    let url = env.url("/v1/events/acme/order-shipped");
+
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        post(&url, &key, "{}").await.status(),
+        202,
+        "a known key works with the database away"
+    );
+    // A key created meanwhile cannot reach the daemon yet...
+    // (the daemon is running: from here on the settings only change the CLI's)
+    env.set("EVENTWARD_DATABASE__URL", &direct);
+    let (_, late) = env.create_key("late");
+    env.cli_ok(&[
+        "notification",
+        "secure",
+        "acme/order-shipped",
+        "--api-key",
+        "order-shipped-key",
+        "late",
+    ]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(post(&url, &late, "{}").await.status(), 401);
+    assert_eq!(post(&url, &key, "{}").await.status(), 202);
+    // ... and arrives once the database is back.
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while post(&url, &late, "{}").await.status() != 202 {
+        assert!(
+            Instant::now() < deadline,
+            "the registry did not catch up:\n{}",
+            daemon.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -6,6 +6,7 @@
 pub mod broker;
 pub mod jwks_server;
 pub mod jwt_kit;
+pub mod proxy;
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
