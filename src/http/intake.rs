@@ -10,6 +10,7 @@ use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use chrono::Utc;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use uuid::Uuid;
@@ -52,7 +53,7 @@ async fn intake(
     kind: Kind,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    body: web::Payload,
+    mut body: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let (workspace, notification) = path.into_inner();
@@ -62,7 +63,7 @@ async fn intake(
         &req,
         &workspace,
         &notification,
-        body,
+        &mut body,
         &state,
         &mut guard,
     )
@@ -70,6 +71,9 @@ async fn intake(
     {
         Ok(response) => response,
         Err(problem) => {
+            if problem.code != Code::PayloadTooLarge {
+                discard(req.headers(), &mut body, state.max_batch_bytes).await;
+            }
             // The path names no secret and the query is never logged.
             log::info!(
                 "refused POST {}: {} {}",
@@ -91,7 +95,7 @@ async fn accept(
     req: &HttpRequest,
     workspace: &str,
     notification: &str,
-    body: web::Payload,
+    body: &mut web::Payload,
     state: &AppState,
     guard_out: &mut Option<Arc<Guard>>,
 ) -> Result<HttpResponse, Problem> {
@@ -231,9 +235,32 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
     }
 }
 
+/// A refused request's body is read and dropped (up to `limit`), so the
+/// connection stays usable: unread, actix would close it, and every refused
+/// request would cost the client, and us, a new connection.
+async fn discard(headers: &HeaderMap, body: &mut web::Payload, limit: usize) {
+    if declared_length(headers).is_some_and(|n| n > limit) {
+        return;
+    }
+    let mut seen = 0;
+    while let Some(Ok(chunk)) = body.next().await {
+        seen += chunk.len();
+        if seen > limit {
+            return;
+        }
+    }
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+}
+
 async fn read_body(
     headers: &HeaderMap,
-    body: web::Payload,
+    body: &mut web::Payload,
     limit: usize,
 ) -> Result<web::Bytes, Problem> {
     let too_large = || {
@@ -242,21 +269,20 @@ async fn read_body(
             format!("the body is over the {limit}-byte limit of this endpoint"),
         )
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
+    if declared_length(headers).is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    match body.to_bytes_limited(limit).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => Err(Problem::new(
-            Code::InvalidJson,
-            format!("could not read the body: {e}"),
-        )),
-        Err(_) => Err(too_large()),
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| {
+            Problem::new(Code::InvalidJson, format!("could not read the body: {e}"))
+        })?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
     }
+    Ok(bytes.freeze())
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
