@@ -75,22 +75,25 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn from_rows(rows: CatalogRows) -> Catalog {
-        let by_hash = rows
-            .keys
-            .into_iter()
-            .map(|(id, name, hash, expires_at, revoked_at)| {
-                (
-                    hash,
-                    ApiKey {
-                        id,
-                        name,
-                        expires_at,
-                        revoked_at,
-                    },
-                )
-            })
-            .collect();
+    /// Reads the catalog; `expected_keys` sizes the key table up front (the
+    /// previous catalog's count) so it is built without rehashing.
+    pub fn load(conn: &mut diesel::PgConnection, expected_keys: usize) -> store::Result<Catalog> {
+        let mut by_hash = HashMap::with_capacity(expected_keys);
+        let rows = store::load_catalog(conn, |(id, name, hash, expires_at, revoked_at)| {
+            by_hash.insert(
+                hash,
+                ApiKey {
+                    id,
+                    name,
+                    expires_at,
+                    revoked_at,
+                },
+            );
+        })?;
+        Ok(Catalog::build(KeyTable { by_hash }, rows))
+    }
+
+    fn build(keys: KeyTable, rows: CatalogRows) -> Catalog {
         let providers: Vec<Arc<Provider>> = rows
             .providers
             .into_iter()
@@ -141,13 +144,9 @@ impl Catalog {
             )
             .collect();
         Catalog {
-            keys: KeyTable { by_hash },
+            keys,
             endpoints,
             providers,
         }
-    }
-
-    pub fn load(conn: &mut diesel::PgConnection) -> store::Result<Catalog> {
-        store::load_catalog(conn).map(Catalog::from_rows)
     }
 }

@@ -37,7 +37,6 @@ async fn serve(settings: Settings, amqp_runtime: tokio::runtime::Handle) -> anyh
     let shared = Arc::new(Shared::default());
     let keysets = JwksRefresher::start();
     KeyRegistry::new(
-        pool.clone(),
         settings.database.url.clone(),
         shared.clone(),
         keysets.clone(),
