@@ -8,7 +8,7 @@ pub mod schema;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diesel::pg::PgConnection;
+use diesel::pg::{PgConnection, PgRowByRowLoadingMode};
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool as R2d2Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -344,14 +344,15 @@ pub fn secure_notification(
         let (security, origins) = match securing {
             Securing::ApiKeys(names) => {
                 for name in names {
-                    let key = current_key(conn, name)?;
-                    diesel::insert_into(notification_api_keys::table)
-                        .values((
-                            notification_api_keys::notification_id.eq(id),
-                            notification_api_keys::api_key_id.eq(key.id),
-                        ))
-                        .on_conflict_do_nothing()
-                        .execute(conn)?;
+                    for key in keys_named(conn, name)? {
+                        diesel::insert_into(notification_api_keys::table)
+                            .values((
+                                notification_api_keys::notification_id.eq(id),
+                                notification_api_keys::api_key_id.eq(key),
+                            ))
+                            .on_conflict_do_nothing()
+                            .execute(conn)?;
+                    }
                 }
                 (Security::ApiKey, Vec::new())
             }
@@ -438,6 +439,22 @@ fn current_key(conn: &mut PgConnection, name: &str) -> Result<ApiKeyRow> {
                 "no API key named {name}; `eventward key list` shows the keys"
             ))
         })
+}
+
+/// A name stands for its current key and any rolled predecessor still in
+/// its grace period: securing a notification with the name keeps those
+/// working until the grace period ends, as the roll promised.
+fn keys_named(conn: &mut PgConnection, name: &str) -> Result<Vec<Uuid>> {
+    let current = current_key(conn, name)?;
+    let mut ids: Vec<Uuid> = api_keys::table
+        .filter(api_keys::name.eq(name))
+        .filter(api_keys::revoked_at.is_null())
+        .filter(api_keys::rolled_to.is_not_null())
+        .filter(api_keys::expires_at.gt(Utc::now()))
+        .select(api_keys::id)
+        .load(conn)?;
+    ids.push(current.id);
+    Ok(ids)
 }
 
 fn insert_key(
@@ -608,17 +625,21 @@ pub type KeyRow = (
     Option<DateTime<Utc>>,
 );
 
-/// Everything the daemon needs to authenticate requests, read in one
-/// consistent snapshot.
+/// The rest of the catalog, read in the same snapshot as the keys.
 pub struct CatalogRows {
-    pub keys: Vec<KeyRow>,
     pub endpoints: Vec<NotificationRow>,
     pub endpoint_keys: Vec<(Uuid, Uuid)>,
     pub providers: Vec<ProviderRow>,
     pub endpoint_providers: Vec<(Uuid, Uuid)>,
 }
 
-pub fn load_catalog(conn: &mut PgConnection) -> Result<CatalogRows> {
+/// Reads the whole catalog in one consistent snapshot. API keys (there may be
+/// hundreds of thousands) are streamed to `on_key` one row at a time, so no
+/// full result set or intermediate list of them is ever held in memory.
+pub fn load_catalog(
+    conn: &mut PgConnection,
+    mut on_key: impl FnMut(KeyRow),
+) -> Result<CatalogRows> {
     conn.build_transaction()
         .read_only()
         .repeatable_read()
@@ -631,21 +652,21 @@ pub fn load_catalog(conn: &mut PgConnection) -> Result<CatalogRows> {
                     api_keys::expires_at,
                     api_keys::revoked_at,
                 ))
-                .load::<(
+                .load_iter::<(
                     Uuid,
                     String,
                     Vec<u8>,
                     Option<DateTime<Utc>>,
                     Option<DateTime<Utc>>,
-                )>(conn)?
-                .into_iter()
-                .filter_map(|(id, name, hash, exp, rev)| {
-                    // The CHECK constraint guarantees 32 bytes.
-                    Some((id, name, KeyHash::try_from(hash.as_slice()).ok()?, exp, rev))
-                })
-                .collect();
+                ), PgRowByRowLoadingMode>(conn)?;
+            for row in keys {
+                let (id, name, hash, expires_at, revoked_at) = row?;
+                // The CHECK constraint guarantees 32 bytes.
+                if let Ok(hash) = KeyHash::try_from(hash.as_slice()) {
+                    on_key((id, name, hash, expires_at, revoked_at));
+                }
+            }
             Ok(CatalogRows {
-                keys,
                 endpoints: notification_rows(conn, None)?,
                 endpoint_keys: notification_api_keys::table
                     .select((
