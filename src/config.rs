@@ -29,6 +29,8 @@ pub struct Http {
     pub max_batch_bytes: usize,
     /// How long SIGTERM waits for requests in flight before closing them.
     pub shutdown_timeout_secs: u64,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -63,6 +65,7 @@ public_url = "http://127.0.0.1:8080"
 max_body_bytes = 262144
 max_batch_bytes = 4194304
 shutdown_timeout_secs = 30
+workers = 0
 
 [database]
 url = "postgres://localhost/eventward"
