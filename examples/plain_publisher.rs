@@ -1,0 +1,363 @@
+//! The broker's ceiling for the benchmark (scripts/bench.sh): a plain lapin
+//! publisher with publisher confirms, doing what eventward does per event and
+//! nothing else. It publishes persistent, mandatory messages of the same size
+//! and with the same properties as eventward's CloudEvent for a given request
+//! body, keeps `--concurrency` publishes in flight (that many tasks, each
+//! `basic_publish(..).await?.await?` in a loop), and times every publish from
+//! the call to the broker's confirm.
+//!
+//! Prints one JSON line:
+//! `{"rate":…, "p50_ms":…, "p99_ms":…, "n":…, …}`.
+//!
+//! ```text
+//! cargo run --release --example plain_publisher -- \
+//!     --body-file bench/body.json --concurrency 64 --duration-secs 20
+//! ```
+//!
+//! The exchange and queue it declares (`--exchange`, `--queue`) are deleted
+//! at the end unless `--keep` is given. `--purge-only` and `--delete-only`
+//! tidy another queue (the bench uses them on eventward's queue).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use lapin::options::{
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
+    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+};
+use serde_json::value::RawValue;
+
+use eventward::authenticator::{AuthMethod, Principal};
+
+#[derive(Parser, Debug)]
+#[command(about = "Plain lapin publisher with confirms: the broker's ceiling")]
+struct Args {
+    /// AMQP URL.
+    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    url: String,
+    /// Topic exchange to declare (durable) and publish to.
+    #[arg(long, default_value = "bench.plain")]
+    exchange: String,
+    /// Queue to declare (durable) and bind with `#`.
+    #[arg(long, default_value = "bench.plain.all")]
+    queue: String,
+    /// JSON object posted to eventward in the end-to-end run: the message is
+    /// the CloudEvent eventward would build around it, so the sizes match.
+    #[arg(long)]
+    body_file: Option<PathBuf>,
+    /// Message size in bytes, instead of `--body-file`.
+    #[arg(long)]
+    size: Option<usize>,
+    /// Workspace and notification used for the CloudEvent and routing key.
+    #[arg(long, default_value = "bench")]
+    workspace: String,
+    #[arg(long, default_value = "ingest")]
+    notification: String,
+    /// Publishes to make (at most).
+    #[arg(short = 'n', long, default_value_t = 100_000)]
+    count: u64,
+    /// Stop starting new publishes after this many seconds (0: no limit).
+    #[arg(long, default_value_t = 0.0)]
+    duration_secs: f64,
+    /// Publishes in flight.
+    #[arg(short = 'c', long, default_value_t = 64)]
+    concurrency: usize,
+    /// Tokio worker threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Print the message size (bytes) and exit.
+    #[arg(long)]
+    print_size: bool,
+    /// Keep the exchange and queue (default: delete them at the end).
+    #[arg(long)]
+    keep: bool,
+    /// Only purge `--queue` (print how many messages it held) and exit.
+    #[arg(long, conflicts_with = "delete_only")]
+    purge_only: bool,
+    /// Only delete `--queue` and `--exchange` (when they exist) and exit.
+    #[arg(long)]
+    delete_only: bool,
+}
+
+/// The message body and properties eventward would publish.
+fn message(args: &Args) -> anyhow::Result<(Vec<u8>, BasicProperties, String)> {
+    let principal = Principal {
+        method: AuthMethod::ApiKey,
+        id: uuid::Uuid::now_v7().to_string(),
+        provider: None,
+    };
+    let outbound = |data: &RawValue| {
+        eventward::event::outbound(
+            uuid::Uuid::now_v7(),
+            &args.workspace,
+            &args.notification,
+            &principal,
+            chrono::Utc::now(),
+            data,
+        )
+    };
+    match (&args.body_file, args.size) {
+        (Some(_), Some(_)) => bail!("give --body-file or --size, not both"),
+        (Some(path), None) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let raw: Box<RawValue> = serde_json::from_str(text.trim())
+                .with_context(|| format!("{} is not JSON", path.display()))?;
+            let m = outbound(&raw);
+            Ok((m.body, m.properties, m.routing_key))
+        }
+        (None, size) => {
+            let size = size.unwrap_or(600);
+            let empty: Box<RawValue> = serde_json::from_str(r#"{"pad":""}"#)?;
+            let envelope = outbound(&empty).body.len();
+            let pad = "x".repeat(size.saturating_sub(envelope));
+            let raw = serde_json::value::to_raw_value(&serde_json::json!({ "pad": pad }))?;
+            let m = outbound(&raw);
+            Ok((m.body, m.properties, m.routing_key))
+        }
+    }
+}
+
+async fn declare(channel: &Channel, args: &Args) -> lapin::Result<()> {
+    channel
+        .exchange_declare(
+            args.exchange.as_str().into(),
+            ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..ExchangeDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_declare(
+            args.queue.as_str().into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            args.queue.as_str().into(),
+            args.exchange.as_str().into(),
+            "#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(())
+}
+
+#[derive(Default)]
+struct TaskResult {
+    latencies_us: Vec<u32>,
+    unroutable: u64,
+    nacked: u64,
+}
+
+struct Job {
+    channel: Channel,
+    exchange: String,
+    routing_key: String,
+    body: Vec<u8>,
+    properties: BasicProperties,
+    next: AtomicU64,
+    count: u64,
+    deadline: Option<Instant>,
+}
+
+async fn worker(job: Arc<Job>) -> lapin::Result<TaskResult> {
+    let mut result = TaskResult::default();
+    let options = BasicPublishOptions {
+        mandatory: true,
+        ..BasicPublishOptions::default()
+    };
+    loop {
+        if job.next.fetch_add(1, Ordering::Relaxed) >= job.count {
+            break;
+        }
+        if job.deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        let started = Instant::now();
+        let confirmation = job
+            .channel
+            .basic_publish(
+                job.exchange.as_str().into(),
+                job.routing_key.as_str().into(),
+                options,
+                &job.body,
+                job.properties.clone(),
+            )
+            .await?
+            .await?;
+        let took = started.elapsed();
+        match confirmation {
+            Confirmation::Ack(None) => result
+                .latencies_us
+                .push(took.as_micros().min(u32::MAX as u128) as u32),
+            Confirmation::Ack(Some(_)) => result.unroutable += 1,
+            _ => result.nacked += 1,
+        }
+    }
+    Ok(result)
+}
+
+/// utime + stime of this process in microseconds, from /proc/self/stat
+/// (Linux; clock ticks taken as the usual 100 Hz).
+fn process_cpu_us() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10_000)
+}
+
+fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    // Nearest rank, as wrk and most tools report it.
+    let rank = ((p / 100.0) * sorted_us.len() as f64).ceil() as usize;
+    sorted_us[rank.clamp(1, sorted_us.len()) - 1] as f64 / 1000.0
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let (body, properties, routing_key) = message(&args)?;
+    if args.print_size {
+        println!("{}", body.len());
+        return Ok(());
+    }
+    if args.concurrency == 0 {
+        bail!("--concurrency must be at least 1");
+    }
+    let connection = Connection::connect_with_runtime(
+        &args.url,
+        ConnectionProperties::default().with_connection_name("eventward-bench-plain".into()),
+        async_rs::Runtime::tokio_current(),
+    )
+    .await
+    .context("cannot connect to RabbitMQ")?;
+    let channel = connection.create_channel().await?;
+    if args.purge_only || args.delete_only {
+        let json = if args.purge_only {
+            let purged = channel
+                .queue_purge(args.queue.as_str().into(), QueuePurgeOptions::default())
+                .await?;
+            serde_json::json!({ "purged": purged, "queue": args.queue })
+        } else {
+            // Deleting something that does not exist is not an error in AMQP 0-9-1.
+            let deleted = channel
+                .queue_delete(args.queue.as_str().into(), QueueDeleteOptions::default())
+                .await?;
+            channel
+                .exchange_delete(
+                    args.exchange.as_str().into(),
+                    ExchangeDeleteOptions::default(),
+                )
+                .await?;
+            serde_json::json!({ "deleted": args.queue, "messages": deleted, "exchange": args.exchange })
+        };
+        let _ = connection.close(200, "done".into()).await;
+        println!("{json}");
+        return Ok(());
+    }
+    declare(&channel, &args).await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+
+    let cpu_before = process_cpu_us();
+    let started = Instant::now();
+    let job = Arc::new(Job {
+        channel: channel.clone(),
+        exchange: args.exchange.clone(),
+        routing_key,
+        body,
+        properties,
+        next: AtomicU64::new(0),
+        count: args.count,
+        deadline: (args.duration_secs > 0.0)
+            .then(|| started + Duration::from_secs_f64(args.duration_secs)),
+    });
+    let tasks: Vec<_> = (0..args.concurrency)
+        .map(|_| tokio::spawn(worker(job.clone())))
+        .collect();
+    let mut latencies = Vec::new();
+    let (mut unroutable, mut nacked) = (0, 0);
+    for task in tasks {
+        let r = task.await.context("publisher task panicked")??;
+        latencies.extend(r.latencies_us);
+        unroutable += r.unroutable;
+        nacked += r.nacked;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let n = latencies.len();
+    let mean_ms = if n == 0 {
+        0.0
+    } else {
+        latencies.iter().map(|&l| l as f64).sum::<f64>() / n as f64 / 1000.0
+    };
+    let result = serde_json::json!({
+        "rate": round3(n as f64 / elapsed),
+        "p50_ms": round3(percentile_ms(&latencies, 50.0)),
+        "p90_ms": round3(percentile_ms(&latencies, 90.0)),
+        "p99_ms": round3(percentile_ms(&latencies, 99.0)),
+        "max_ms": round3(percentile_ms(&latencies, 100.0)),
+        "mean_ms": round3(mean_ms),
+        "n": n,
+        "unroutable": unroutable,
+        "nacked": nacked,
+        "seconds": round3(elapsed),
+        "concurrency": args.concurrency,
+        "message_bytes": job.body.len(),
+        "client_cpu_us_per_op": match (cpu_before, process_cpu_us()) {
+            (Some(a), Some(b)) if n > 0 => round3((b - a) as f64 / n as f64),
+            _ => 0.0,
+        },
+    });
+
+    if !args.keep {
+        channel
+            .queue_delete(args.queue.as_str().into(), QueueDeleteOptions::default())
+            .await?;
+        channel
+            .exchange_delete(
+                args.exchange.as_str().into(),
+                ExchangeDeleteOptions::default(),
+            )
+            .await?;
+    }
+    let _ = channel.close(200, "done".into()).await;
+    let _ = connection.close(200, "done".into()).await;
+    println!("{result}");
+    if n == 0 {
+        bail!("no publish was confirmed");
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()?
+        .block_on(run(args))
+}
