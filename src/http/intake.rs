@@ -194,6 +194,13 @@ fn refuse_query_credentials(query: &str) -> Result<(), Problem> {
 }
 
 fn route(state: &AppState, workspace: &str, notification: &str) -> Result<Arc<Guard>, Problem> {
+    // Until the first catalog load, "no such endpoint" would be a lie.
+    if !state.shared.is_loaded() {
+        return Err(Problem::new(
+            Code::StoreUnavailable,
+            "eventward is starting and has not loaded its catalog yet; retry shortly",
+        ));
+    }
     state
         .shared
         .routes
