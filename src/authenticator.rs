@@ -22,6 +22,7 @@ use crate::catalog::{Endpoint, KeyTable, Provider, Security};
 use crate::jwks_refresher::{KeysetSlot, Keysets};
 use crate::jwt;
 use crate::problem::{Code, Problem};
+use crate::token_cache::{self, TokenCache};
 
 /// The credential a request carries, by its shape.
 #[derive(Debug, PartialEq, Eq)]
@@ -119,7 +120,16 @@ pub enum Policy {
     Jwt {
         providers: Vec<TrustedProvider>,
         allowed_origins: Vec<String>,
+        verified: TokenCache,
     },
+}
+
+/// JWT settings every endpoint applies.
+#[derive(Debug, Clone, Copy)]
+pub struct JwtOptions {
+    pub leeway: std::time::Duration,
+    /// Verified tokens remembered per endpoint; 0 disables the cache.
+    pub cache_size: usize,
 }
 
 /// An endpoint's decision procedure, immutable; replaced whole on change.
@@ -225,7 +235,11 @@ impl Guard {
                 Code::InvalidApiKey,
                 "this notification accepts API keys (evw_…), and the credential sent is not one",
             )),
-            Policy::Jwt { providers, .. } => verify_token(token, providers),
+            Policy::Jwt {
+                providers,
+                verified,
+                ..
+            } => verify_token(token, providers, verified),
         }
     }
 
@@ -250,11 +264,23 @@ impl Guard {
     }
 }
 
-/// Verifies a JWT against the providers this endpoint trusts, in name order.
-fn verify_token(token: &str, providers: &[TrustedProvider]) -> Result<Principal, Problem> {
-    let header = jwt::peek_header(token).map_err(refusal)?;
+/// Verifies a JWT against the providers this endpoint trusts, in name order;
+/// a token verified before (and still valid) is answered from `cache`.
+fn verify_token(
+    token: &str,
+    providers: &[TrustedProvider],
+    cache: &TokenCache,
+) -> Result<Principal, Problem> {
     let now = std::time::SystemTime::now();
-    for trusted in providers {
+    let now_secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let digest = token_cache::digest(token);
+    if let Some(principal) = cache.get(&digest, now_secs, providers) {
+        return Ok(principal);
+    }
+    let header = jwt::peek_header(token).map_err(refusal)?;
+    for (index, trusted) in providers.iter().enumerate() {
         let Some(keys) = trusted.keys.current() else {
             continue;
         };
@@ -266,11 +292,13 @@ fn verify_token(token: &str, providers: &[TrustedProvider]) -> Result<Principal,
                         "the token has no sub claim to name its sender",
                     )
                 })?;
-                return Ok(Principal {
+                let principal = Principal {
                     method: AuthMethod::Jwt,
                     id: sub,
                     provider: Some(trusted.provider.name.clone()),
-                });
+                };
+                cache.insert(digest, principal.clone(), verified.expires_at, index, keys);
+                return Ok(principal);
             }
             Err(jwt::Refusal::UnknownKeyId(_)) => continue,
             Err(other) => return Err(refusal(other)),
@@ -304,7 +332,7 @@ pub type Slot = ArcSwap<Guard>;
 pub struct Authenticator {
     slot: Arc<Slot>,
     keysets: Keysets,
-    leeway: std::time::Duration,
+    jwt: JwtOptions,
 }
 
 impl Authenticator {
@@ -313,20 +341,20 @@ impl Authenticator {
     pub fn start(
         endpoint: Endpoint,
         keysets: Keysets,
-        leeway: std::time::Duration,
+        jwt: JwtOptions,
     ) -> (Addr<Authenticator>, Arc<Slot>) {
-        let guard = build(endpoint, &keysets, leeway);
+        let guard = build(endpoint, &keysets, jwt);
         let slot = Arc::new(ArcSwap::from_pointee(guard));
         let actor = Authenticator {
             slot: slot.clone(),
             keysets,
-            leeway,
+            jwt,
         };
         (actor.start(), slot)
     }
 }
 
-fn build(endpoint: Endpoint, keysets: &Keysets, leeway: std::time::Duration) -> Guard {
+fn build(endpoint: Endpoint, keysets: &Keysets, jwt: JwtOptions) -> Guard {
     let policy = match &endpoint.security {
         Security::Closed => Policy::Closed,
         Security::ApiKeys(ids) => Policy::ApiKeys(ids.clone()),
@@ -340,13 +368,14 @@ fn build(endpoint: Endpoint, keysets: &Keysets, leeway: std::time::Duration) -> 
                     rules: jwt::Rules {
                         audience: p.audience.clone(),
                         issuer: p.issuer.clone(),
-                        leeway,
+                        leeway: jwt.leeway,
                     },
                     keys: keysets.slot(p),
                     provider: p.clone(),
                 })
                 .collect(),
             allowed_origins: allowed_origins.clone(),
+            verified: TokenCache::new(jwt.cache_size),
         },
     };
     Guard { endpoint, policy }
@@ -366,6 +395,6 @@ impl Handler<Reconfigure> for Authenticator {
 
     fn handle(&mut self, msg: Reconfigure, _: &mut Context<Self>) {
         self.slot
-            .store(Arc::new(build(msg.0, &self.keysets, self.leeway)));
+            .store(Arc::new(build(msg.0, &self.keysets, self.jwt)));
     }
 }

@@ -56,6 +56,8 @@ pub struct Amqp {
 #[serde(deny_unknown_fields)]
 pub struct Jwt {
     pub leeway_secs: u64,
+    /// Verified tokens remembered per endpoint; 0 turns the cache off.
+    pub cache_size: usize,
 }
 
 const DEFAULTS: &str = r#"
@@ -80,6 +82,7 @@ confirm_timeout_ms = 5000
 
 [jwt]
 leeway_secs = 60
+cache_size = 10000
 "#;
 
 impl Settings {

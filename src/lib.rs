@@ -19,3 +19,4 @@ pub mod registry;
 pub mod samples;
 pub mod serve;
 pub mod store;
+pub mod token_cache;

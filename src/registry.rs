@@ -22,7 +22,7 @@ use actix::prelude::*;
 use arc_swap::ArcSwap;
 use uuid::Uuid;
 
-use crate::authenticator::{Authenticator, Reconfigure, Slot};
+use crate::authenticator::{Authenticator, JwtOptions, Reconfigure, Slot};
 use crate::catalog::{Catalog, Endpoint, KeyTable};
 use crate::jwks_refresher::{Keysets, Providers};
 use crate::store;
@@ -57,7 +57,7 @@ pub struct KeyRegistry {
     database_url: String,
     shared: Arc<Shared>,
     keysets: Keysets,
-    leeway: Duration,
+    jwt: JwtOptions,
     reload_every: Duration,
     authenticators: HashMap<Uuid, (Addr<Authenticator>, Arc<Slot>, Endpoint)>,
 }
@@ -67,14 +67,14 @@ impl KeyRegistry {
         database_url: String,
         shared: Arc<Shared>,
         keysets: Keysets,
-        leeway: Duration,
+        jwt: JwtOptions,
         reload_every: Duration,
     ) -> KeyRegistry {
         KeyRegistry {
             database_url,
             shared,
             keysets,
-            leeway,
+            jwt,
             reload_every,
             authenticators: HashMap::new(),
         }
@@ -99,7 +99,7 @@ impl KeyRegistry {
                 }
                 None => {
                     let (addr, slot) =
-                        Authenticator::start(endpoint.clone(), self.keysets.clone(), self.leeway);
+                        Authenticator::start(endpoint.clone(), self.keysets.clone(), self.jwt);
                     (addr, slot, endpoint)
                 }
             };

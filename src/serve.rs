@@ -10,6 +10,7 @@ use actix::Actor;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
+use crate::authenticator::JwtOptions;
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::idempotency;
@@ -40,7 +41,10 @@ async fn serve(settings: Settings, amqp_runtime: tokio::runtime::Handle) -> anyh
         settings.database.url.clone(),
         shared.clone(),
         keysets.clone(),
-        settings.leeway(),
+        JwtOptions {
+            leeway: settings.leeway(),
+            cache_size: settings.jwt.cache_size,
+        },
         Duration::from_secs(settings.database.reload_secs),
     )
     .start();

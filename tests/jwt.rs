@@ -507,3 +507,30 @@ async fn providers_added_and_removed_reach_a_running_daemon() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cached_token_is_never_accepted_past_its_exp() {
+    let jwks = JwksServer::start(vec![provider_rsa().jwk("k", Some("RS256"))]).await;
+    let mut env = TestEnv::new();
+    env.set("EVENTWARD_JWT__LEEWAY_SECS", "0");
+    env.cli_ok(&["workspace", "create", "acme"]);
+    env.cli_ok(&["notification", "create", "acme/clicks"]);
+    env.cli_ok(&["provider", "add", "--name", "auth", "--jwks-url", &jwks.url]);
+    env.cli_ok(&[
+        "notification",
+        "secure",
+        "acme/clicks",
+        "--jwt-provider",
+        "auth",
+    ]);
+    let _daemon = env.serve().await;
+    let url = env.url("/v1/events/acme/clicks");
+    let t = rs("RS256", "k", &json!({"sub": "user-7", "exp": now() + 2}));
+    // Verified once, then answered from the cache.
+    for _ in 0..3 {
+        assert_eq!(post(&url, &t, "{}").await.status(), 202);
+    }
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert_problem(post(&url, &t, "{}").await, 401, "expired_token").await;
+    assert_eq!(env.take(10, WAIT).await.len(), 3);
+}
