@@ -37,6 +37,10 @@ struct Args {
     /// carries the next one (distinct JWTs, as many users would send them).
     #[arg(long, conflicts_with = "key")]
     tokens_file: Option<PathBuf>,
+    /// Send each credential of --tokens-file once, then stop (no token is
+    /// ever sent twice, so no verified-token cache can help).
+    #[arg(long, requires = "tokens_file")]
+    once: bool,
     /// The JSON body to POST.
     #[arg(long, default_value = "bench/body.json")]
     body_file: PathBuf,
@@ -113,12 +117,17 @@ async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> anyhow::Res
 struct Requests {
     all: Vec<Vec<u8>>,
     next: std::sync::atomic::AtomicUsize,
+    once: bool,
 }
 
 impl Requests {
-    fn next(&self) -> &[u8] {
+    /// The next request, or `None` when `once` and every one has been sent.
+    fn next(&self) -> Option<&[u8]> {
         let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        &self.all[i % self.all.len()]
+        if self.once && i >= self.all.len() {
+            return None;
+        }
+        Some(&self.all[i % self.all.len()])
     }
 }
 
@@ -139,7 +148,9 @@ async fn worker(
                 stream.insert(s)
             }
         };
-        let request = requests.next();
+        let Some(request) = requests.next() else {
+            break;
+        };
         let started = Instant::now();
         let outcome = async {
             s.write_all(request).await?;
@@ -220,6 +231,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             })
             .collect(),
         next: Default::default(),
+        once: args.once,
     });
     let authority: Arc<str> = authority.into();
 

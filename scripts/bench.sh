@@ -188,8 +188,8 @@ run_wrk() { # $1 label, $2 key, $3 seconds [, $4 body file] -> prints the BENCH_
         || die "wrk failed; see $OUT/wrk-$1.txt"
     sed -n 's/^BENCH_RESULT //p' "$OUT/wrk-$1.txt"
 }
-run_load_tokens() { # $1 label, $2 tokens file, $3 seconds -> prints http_load's json
-    "$LOAD" --tokens-file "$2" --body-file "$BODY" -c "$CONC" --duration-secs "$3" --label "$1" "$JWT_URL" \
+run_load_tokens() { # $1 label, $2 tokens file, $3 seconds [, --once] -> prints http_load's json
+    "$LOAD" --tokens-file "$2" ${4:-} --body-file "$BODY" -c "$CONC" --duration-secs "$3" --label "$1" "$JWT_URL" \
         2>"$OUT/load-$1.stderr" | tee "$OUT/load-$1.json"
 }
 run_load() { # $1 label, $2 key, $3 seconds -> prints http_load's json
@@ -296,7 +296,7 @@ REFUSAL_CONN=${REFUSAL_CONN:-keep-alive}
 
 # ------------------------------------------------------------------ (e) JWT endpoints
 
-log "(e) JWT: signing ${JWT_TOKENS:=10000} distinct RS256, ES256 and unknown-kid tokens"
+log "(e) JWT: signing ${JWT_TOKENS:=30000} distinct RS256, ES256 and unknown-kid tokens"
 "$TOKENS" "$TMP/jwt" "$JWT_TOKENS" >/dev/null
 JWKS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 python3 -m http.server "$JWKS_PORT" --bind 127.0.0.1 --directory "$TMP/jwt" 2>"$OUT/jwks-server.log" >/dev/null &
@@ -314,15 +314,23 @@ for _ in $(seq 1 100); do
 done
 [[ $code == 202 ]] || die "the JWT endpoint answered $code"
 purge
-log "(e) eventward, http_load c=$CONC, ${SHORT}s, distinct RS256 tokens"
+# Each distinct token is sent exactly once (--once): no verified-token cache hit.
+log "(e) eventward, http_load c=$CONC, $JWT_TOKENS distinct RS256 tokens, each once"
 phase_begin
-RS_JSON=$(run_load_tokens rs256 "$TMP/jwt/rs256.txt" "$SHORT")
+RS_JSON=$(run_load_tokens rs256 "$TMP/jwt/rs256.txt" "$SHORT" --once)
 phase_end E1
 purge
-log "(e) eventward, http_load c=$CONC, ${SHORT}s, distinct ES256 tokens"
+log "(e) eventward, http_load c=$CONC, $JWT_TOKENS distinct ES256 tokens, each once"
 phase_begin
-ES_JSON=$(run_load_tokens es256 "$TMP/jwt/es256.txt" "$SHORT")
+ES_JSON=$(run_load_tokens es256 "$TMP/jwt/es256.txt" "$SHORT" --once)
 phase_end E2
+purge
+# 64 users, each sending many events with the same token: the verified-token cache's case.
+head -n "$CONC" "$TMP/jwt/rs256.txt" >"$TMP/jwt/rs256-repeated.txt"
+log "(e) eventward, http_load c=$CONC, ${SHORT}s, $CONC RS256 tokens repeated"
+phase_begin
+RSR_JSON=$(run_load_tokens rs256-repeated "$TMP/jwt/rs256-repeated.txt" "$SHORT")
+phase_end E4
 purge
 FETCHES_BEFORE=$(grep -c 'GET /jwks.json' "$OUT/jwks-server.log" || true)
 log "(e) unknown-kid flood, http_load c=$CONC, ${SHORT}s"
@@ -372,6 +380,8 @@ RS_N=$(j "$RS_JSON" .requests); ES_N=$(j "$ES_JSON" .requests); FLOOD_N=$(j "$FL
 CPU_RS=$(per_req_us "$E1_EW_TICKS" "$RS_N")
 CPU_ES=$(per_req_us "$E2_EW_TICKS" "$ES_N")
 CPU_FLOOD=$(per_req_us "$E3_EW_TICKS" "$FLOOD_N")
+RSR_N=$(j "$RSR_JSON" .requests)
+CPU_RSR=$(per_req_us "$E4_EW_TICKS" "$RSR_N")
 RS_RATIO=$(calc "$(j "$RS_JSON" .ok_rate) / $(j "$PLAIN_JSON" .rate)" 3)
 ES_RATIO=$(calc "$(j "$ES_JSON" .ok_rate) / $(j "$PLAIN_JSON" .rate)" 3)
 PLAIN_N=$(j "$PLAIN_JSON" .n)
@@ -417,6 +427,7 @@ row "(c) wrk, refused, no body (diag.)" "$NOBODY_JSON" "$CPU_NOBODY" "$C3_BUSY"
 row "(d) eventward, $TOTAL_KEYS keys" "$K100_JSON" "$CPU_K100" "$D_BUSY"
 row "(e) JWT, distinct RS256 tokens" "$RS_JSON" "$CPU_RS" "$E1_BUSY"
 row "(e) JWT, distinct ES256 tokens" "$ES_JSON" "$CPU_ES" "$E2_BUSY"
+row "(e) JWT, 64 RS256 tokens repeated" "$RSR_JSON" "$CPU_RSR" "$E4_BUSY"
 row "(e) JWT, unknown-kid flood (401)" "$FLOOD_JSON" "$CPU_FLOOD" "$E3_BUSY"
 printf '\n'
 printf '%-58s %-16s %s\n' "figure" "value" "target"
@@ -438,13 +449,14 @@ printf '%-58s %-16s %s\n' "CPU us/request, 10 keys -> $TOTAL_KEYS keys (ratio)" 
 printf '%-58s %-16s %s\n' "RS256 JWT endpoint / plain publisher rate" "$RS_RATIO" ">= 0.7  $(verdict "$RS_RATIO >= 0.7")"
 printf '%-58s %-16s %s\n' "ES256 JWT endpoint / plain publisher rate" "$ES_RATIO" ""
 printf '%-58s %-16s %s\n' "eventward us/req: API key -> RS256 -> ES256" "$CPU_ACC -> $CPU_RS -> $CPU_ES" ""
+printf '%-58s %-16s %s\n' "eventward us/req: RS256 distinct -> repeated (token cache)" "$CPU_RS -> $CPU_RSR" ""
 printf '%-58s %-16s %s\n' "JWKS fetches during the unknown-kid flood ($FLOOD_N requests)" "$FLOOD_FETCHES" "<= 1    $(verdict "$FLOOD_FETCHES <= 1")"
 printf '%-58s %-16s %s\n' "broker CPU us/message, plain -> eventward" "$BR_PLAIN -> $BR_ACC" ""
 printf '%-58s %-16s %s\n' "client CPU us/op, plain publisher | http_load" "$(j "$PLAIN_JSON" .client_cpu_us_per_op) | $(j "$ACC_JSON" .client_cpu_us_per_op)" ""
 printf '\n(rates count 2xx only for accepted runs, all answers for refusals; in flight = rate x mean latency,
  which cannot exceed the concurrency (%s) when latencies are measured right; ew us/req = eventward
  utime+stime from /proc at %s Hz per request; busy = share of both cores busy during the phase)\n' "$CONC" "$TICK"
-printf '\nraw:\nplain     %s\naccepted  %s\nwrk       %s\nbadsum    %s\nunknown   %s\nnobody    %s\nkeys100k  %s\nrs256     %s\nes256     %s\nflood     %s\nseed      %s\n' \
-    "$PLAIN_JSON" "$ACC_JSON" "$WRK_JSON" "$BAD_JSON" "$UNK_JSON" "$NOBODY_JSON" "$K100_JSON" "$RS_JSON" "$ES_JSON" "$FLOOD_JSON" "$(jq -c 'del(.key)' <<<"$SEED_JSON")"
+printf '\nraw:\nplain     %s\naccepted  %s\nwrk       %s\nbadsum    %s\nunknown   %s\nnobody    %s\nkeys100k  %s\nrs256     %s\nes256     %s\nrepeated  %s\nflood     %s\nseed      %s\n' \
+    "$PLAIN_JSON" "$ACC_JSON" "$WRK_JSON" "$BAD_JSON" "$UNK_JSON" "$NOBODY_JSON" "$K100_JSON" "$RS_JSON" "$ES_JSON" "$RSR_JSON" "$FLOOD_JSON" "$(jq -c 'del(.key)' <<<"$SEED_JSON")"
 } | tee "$RESULTS"
 log "written to $RESULTS (raw outputs in $OUT/)"
