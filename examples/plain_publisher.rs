@@ -26,13 +26,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Parser;
 use lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
-    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions,
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeleteOptions,
+    QueuePurgeOptions,
 };
-use lapin::types::FieldTable;
-use lapin::{
-    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
-};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
 use serde_json::value::RawValue;
 
 use eventward::authenticator::{AuthMethod, Principal};
@@ -126,38 +123,15 @@ fn message(args: &Args) -> anyhow::Result<(Vec<u8>, BasicProperties, String)> {
     }
 }
 
+/// The same topology eventward declares, by the same code.
 async fn declare(channel: &Channel, args: &Args) -> lapin::Result<()> {
-    channel
-        .exchange_declare(
-            args.exchange.as_str().into(),
-            ExchangeKind::Topic,
-            ExchangeDeclareOptions {
-                durable: true,
-                ..ExchangeDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
-    channel
-        .queue_declare(
-            args.queue.as_str().into(),
-            QueueDeclareOptions {
-                durable: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
-    channel
-        .queue_bind(
-            args.queue.as_str().into(),
-            args.exchange.as_str().into(),
-            "#".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    Ok(())
+    let settings = eventward::config::Amqp {
+        url: args.url.clone(),
+        exchange: args.exchange.clone(),
+        default_queue: args.queue.clone(),
+        confirm_timeout_ms: 0,
+    };
+    eventward::publisher::declare(channel, &settings).await
 }
 
 #[derive(Default)]

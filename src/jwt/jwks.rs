@@ -276,21 +276,10 @@ fn check_key_ops(jwk: &Map<String, Value>) -> Result<(), String> {
 
 /// Maps a JWK `alg` to one we accept, or explains the refusal.
 fn signature_alg(alg: &str) -> Result<SignatureAlgorithm, String> {
-    use SignatureAlgorithm::*;
-    Ok(match alg {
-        "RS256" => RS256,
-        "RS384" => RS384,
-        "RS512" => RS512,
-        "PS256" => PS256,
-        "PS384" => PS384,
-        "PS512" => PS512,
-        "ES256" => ES256,
-        "ES384" => ES384,
-        "HS256" | "HS384" | "HS512" => {
-            return Err(format!("{alg} symmetric keys are never accepted"))
-        }
-        "none" => return Err("alg 'none' is never accepted".into()),
-        other => return Err(format!("{other} is not supported")),
+    super::accepted_algorithm(alg).ok_or_else(|| match alg {
+        "HS256" | "HS384" | "HS512" => format!("{alg} symmetric keys are never accepted"),
+        "none" => "alg 'none' is never accepted".into(),
+        other => format!("{other} is not supported"),
     })
 }
 

@@ -25,3 +25,22 @@ mod verify;
 mod testkit;
 
 pub use verify::{peek_header, verify, Header, Refusal, Rules, Verified};
+
+use biscuit::jwa::SignatureAlgorithm;
+
+/// The algorithms the contract accepts, and nothing else: the one list both
+/// the JWKS check (a key's `alg`) and token verification (a header's `alg`) use.
+fn accepted_algorithm(alg: &str) -> Option<SignatureAlgorithm> {
+    use SignatureAlgorithm::*;
+    Some(match alg {
+        "RS256" => RS256,
+        "RS384" => RS384,
+        "RS512" => RS512,
+        "PS256" => PS256,
+        "PS384" => PS384,
+        "PS512" => PS512,
+        "ES256" => ES256,
+        "ES384" => ES384,
+        _ => return Option::None, // (`None` alone is SignatureAlgorithm::None here)
+    })
+}

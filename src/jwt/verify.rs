@@ -177,18 +177,7 @@ fn decode_segment(segment: &str, name: &str) -> Result<Vec<u8>, Refusal> {
 
 /// Maps a header `alg` to one the contract accepts.
 fn accepted_algorithm(alg: &str) -> Result<SignatureAlgorithm, Refusal> {
-    use SignatureAlgorithm::*;
-    Ok(match alg {
-        "RS256" => RS256,
-        "RS384" => RS384,
-        "RS512" => RS512,
-        "PS256" => PS256,
-        "PS384" => PS384,
-        "PS512" => PS512,
-        "ES256" => ES256,
-        "ES384" => ES384,
-        other => return Err(Refusal::UnsupportedAlgorithm(other.to_owned())),
-    })
+    super::accepted_algorithm(alg).ok_or_else(|| Refusal::UnsupportedAlgorithm(alg.to_owned()))
 }
 
 /// The checks that need no key: size, shape, algorithm, `crit`, nesting.
