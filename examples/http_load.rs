@@ -25,6 +25,10 @@ use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+#[path = "common/stats.rs"]
+mod stats;
+use stats::{percentile_ms, process_cpu_us, round3};
+
 #[derive(Parser, Debug)]
 #[command(about = "Closed-loop HTTP/1.1 POST load generator with exact latencies")]
 struct Args {
@@ -177,27 +181,6 @@ async fn worker(
         }
     }
     Ok(result)
-}
-
-/// utime + stime of this process in microseconds, from /proc/self/stat
-/// (Linux; clock ticks taken as the usual 100 Hz).
-fn process_cpu_us() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks * 10_000)
-}
-
-fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
-    if sorted_us.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted_us.len() as f64).ceil() as usize;
-    sorted_us[rank.clamp(1, sorted_us.len()) - 1] as f64 / 1000.0
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {

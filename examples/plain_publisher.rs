@@ -34,6 +34,10 @@ use serde_json::value::RawValue;
 
 use eventward::authenticator::{AuthMethod, Principal};
 
+#[path = "common/stats.rs"]
+mod stats;
+use stats::{percentile_ms, process_cpu_us, round3};
+
 #[derive(Parser, Debug)]
 #[command(about = "Plain lapin publisher with confirms: the broker's ceiling")]
 struct Args {
@@ -123,6 +127,21 @@ fn message(args: &Args) -> anyhow::Result<(Vec<u8>, BasicProperties, String)> {
     }
 }
 
+/// Deletes the queue and the exchange; returns the messages the queue held.
+/// (Deleting something that does not exist is not an error in AMQP 0-9-1.)
+async fn delete(channel: &Channel, args: &Args) -> lapin::Result<u32> {
+    let messages = channel
+        .queue_delete(args.queue.as_str().into(), QueueDeleteOptions::default())
+        .await?;
+    channel
+        .exchange_delete(
+            args.exchange.as_str().into(),
+            ExchangeDeleteOptions::default(),
+        )
+        .await?;
+    Ok(messages)
+}
+
 /// The same topology eventward declares, by the same code.
 async fn declare(channel: &Channel, args: &Args) -> lapin::Result<()> {
     let settings = eventward::config::Amqp {
@@ -189,28 +208,6 @@ async fn worker(job: Arc<Job>) -> lapin::Result<TaskResult> {
     Ok(result)
 }
 
-/// utime + stime of this process in microseconds, from /proc/self/stat
-/// (Linux; clock ticks taken as the usual 100 Hz).
-fn process_cpu_us() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks * 10_000)
-}
-
-fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
-    if sorted_us.is_empty() {
-        return 0.0;
-    }
-    // Nearest rank, as wrk and most tools report it.
-    let rank = ((p / 100.0) * sorted_us.len() as f64).ceil() as usize;
-    sorted_us[rank.clamp(1, sorted_us.len()) - 1] as f64 / 1000.0
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
 async fn run(args: Args) -> anyhow::Result<()> {
     let (body, properties, routing_key) = message(&args)?;
     if args.print_size {
@@ -235,16 +232,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 .await?;
             serde_json::json!({ "purged": purged, "queue": args.queue })
         } else {
-            // Deleting something that does not exist is not an error in AMQP 0-9-1.
-            let deleted = channel
-                .queue_delete(args.queue.as_str().into(), QueueDeleteOptions::default())
-                .await?;
-            channel
-                .exchange_delete(
-                    args.exchange.as_str().into(),
-                    ExchangeDeleteOptions::default(),
-                )
-                .await?;
+            let deleted = delete(&channel, &args).await?;
             serde_json::json!({ "deleted": args.queue, "messages": deleted, "exchange": args.exchange })
         };
         let _ = connection.close(200, "done".into()).await;
@@ -308,15 +296,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     });
 
     if !args.keep {
-        channel
-            .queue_delete(args.queue.as_str().into(), QueueDeleteOptions::default())
-            .await?;
-        channel
-            .exchange_delete(
-                args.exchange.as_str().into(),
-                ExchangeDeleteOptions::default(),
-            )
-            .await?;
+        delete(&channel, &args).await?;
     }
     let _ = channel.close(200, "done".into()).await;
     let _ = connection.close(200, "done".into()).await;

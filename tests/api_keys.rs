@@ -10,6 +10,8 @@ use lapin::types::AMQPValue;
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(5);
+/// The contract's bound for a CLI change to reach a running daemon.
+const CHANGE: Duration = Duration::from_secs(2);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn consumers_receive_the_exact_cloudevent_and_properties() {
@@ -358,7 +360,12 @@ async fn roll_revoke_and_expiry_reach_a_running_daemon() {
         "short-lived",
         "order-shipped-key",
     ]);
-    eventually(|| async { post(&second, &short_key, "{}").await.status() == 202 }).await;
+    eventually(
+        CHANGE,
+        "the change did not take effect within 2 s",
+        || async { post(&second, &short_key, "{}").await.status() == 202 },
+    )
+    .await;
     assert_eq!(post(&second, &old_key, "{}").await.status(), 202);
 
     // Roll: the new key works at once wherever the old one did; the old one until the grace ends.
@@ -366,7 +373,12 @@ async fn roll_revoke_and_expiry_reach_a_running_daemon() {
     assert_eq!(rolled["name"], "order-shipped-key");
     let new_key = rolled["key"].as_str().unwrap().to_string();
     assert!(eventward::apikey::well_formed(&new_key));
-    eventually(|| async { post(&url, &new_key, "{}").await.status() == 202 }).await;
+    eventually(
+        CHANGE,
+        "the change did not take effect within 2 s",
+        || async { post(&url, &new_key, "{}").await.status() == 202 },
+    )
+    .await;
     assert_eq!(post(&second, &new_key, "{}").await.status(), 202);
     assert_eq!(
         post(&url, &old_key, "{}").await.status(),
@@ -393,7 +405,12 @@ async fn roll_revoke_and_expiry_reach_a_running_daemon() {
 
     // Revoke.
     env.cli_ok(&["key", "revoke", "order-shipped-key"]);
-    eventually(|| async { post(&url, &new_key, "{}").await.status() == 401 }).await;
+    eventually(
+        CHANGE,
+        "the change did not take effect within 2 s",
+        || async { post(&url, &new_key, "{}").await.status() == 401 },
+    )
+    .await;
     assert_problem(post(&url, &new_key, "{}").await, 401, "revoked_api_key").await;
 
     // Expiry.
@@ -407,7 +424,12 @@ async fn roll_revoke_and_expiry_reach_a_running_daemon() {
         "--api-key",
         "brief",
     ]);
-    eventually(|| async { post(&url, &brief, "{}").await.status() == 202 }).await;
+    eventually(
+        CHANGE,
+        "the change did not take effect within 2 s",
+        || async { post(&url, &brief, "{}").await.status() == 202 },
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_problem(post(&url, &brief, "{}").await, 401, "expired_api_key").await;
     // Re-securing replaced the keys: short-lived no longer opens order-shipped.
@@ -433,25 +455,6 @@ async fn roll_revoke_and_expiry_reach_a_running_daemon() {
         logs.contains("revoked_api_key"),
         "refusals are logged with their code"
     );
-}
-
-/// Polls `check` for up to 2 s: the contract's bound for CLI changes.
-async fn eventually<F, Fut>(check: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the change did not take effect within 2 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -295,14 +295,12 @@ async fn every_refusal_and_attack_gets_its_code_and_publishes_nothing() {
 
     // Credentials of the other kind.
     let (_, key) = env.create_key("server");
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    while post(&url, &key, "{}").await.status() == 401 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the new key never reached the daemon"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        Duration::from_secs(2),
+        "the new key never reached the daemon",
+        || async { post(&url, &key, "{}").await.status() != 401 },
+    )
+    .await;
     refused(key, 403, "credential_not_allowed").await;
     let no_sub = {
         let mut c = claims();
@@ -488,24 +486,19 @@ async fn providers_added_and_removed_reach_a_running_daemon() {
         "--jwt-provider",
         "auth",
     ]);
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    loop {
-        let status = post(&url, &t, "{}").await.status();
-        if status == 202 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "still {status}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        Duration::from_secs(3),
+        "the new provider never reached the daemon",
+        || async { post(&url, &t, "{}").await.status() == 202 },
+    )
+    .await;
     env.cli_ok(&["provider", "remove", "auth"]);
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    while post(&url, &t, "{}").await.status() == 202 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "removed provider still accepted"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        Duration::from_secs(2),
+        "removed provider still accepted",
+        || async { post(&url, &t, "{}").await.status() != 202 },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -354,3 +354,20 @@ pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str
     assert!(body["detail"].as_str().is_some_and(|t| !t.is_empty()));
     body
 }
+
+/// Polls `check` every 50 ms until it holds; fails the test after `within`
+/// with `what` (the change that did not take effect).
+pub async fn eventually<F, Fut>(within: Duration, what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what} (waited {within:?})");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
