@@ -32,7 +32,8 @@ use lapin::options::{
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
 use serde_json::value::RawValue;
 
-use eventward::authenticator::{AuthMethod, Principal};
+use eventward::authenticator::Principal;
+use eventward::catalog::AuthMethod;
 
 #[path = "common/stats.rs"]
 mod stats;

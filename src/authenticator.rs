@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::apikey;
-use crate::catalog::{Endpoint, KeyTable, Provider, Security};
+use crate::catalog::{AuthMethod, Endpoint, KeyTable, Provider, Security};
 use crate::jwks_refresher::{KeysetSlot, Keysets};
 use crate::jwt;
 use crate::problem::{Code, Problem};
@@ -80,21 +80,6 @@ pub fn credential(headers: &HeaderMap) -> Result<Credential<'_>, Problem> {
     } else {
         Credential::Token(bearer)
     })
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    ApiKey,
-    Jwt,
-}
-
-impl AuthMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMethod::ApiKey => "api_key",
-            AuthMethod::Jwt => "jwt",
-        }
-    }
 }
 
 /// Who sent an accepted request: written into every published event.

@@ -11,6 +11,33 @@ use uuid::Uuid;
 use crate::apikey::KeyHash;
 use crate::store::{self, CatalogRows};
 
+/// How a notification is secured, and so which credential a request carries
+/// and a code sample sends. Stored as `api_key` / `jwt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    ApiKey,
+    Jwt,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ApiKey => "api_key",
+            AuthMethod::Jwt => "jwt",
+        }
+    }
+
+    /// The stored form back; anything else is `None`.
+    pub fn parse(s: &str) -> Option<AuthMethod> {
+        match s {
+            "api_key" => Some(AuthMethod::ApiKey),
+            "jwt" => Some(AuthMethod::Jwt),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
     pub id: Uuid,
