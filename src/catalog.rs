@@ -11,6 +11,16 @@ use uuid::Uuid;
 use crate::apikey::KeyHash;
 use crate::store::{self, CatalogRows};
 
+/// Slugs and names: `^[a-z0-9][a-z0-9-]{0,62}$`, so a routing key never
+/// holds `.`, `*` or `#`.
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+}
+
 /// How a notification is secured, and so which credential a request carries
 /// and a code sample sends. Stored as `api_key` / `jwt`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

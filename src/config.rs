@@ -31,6 +31,14 @@ pub struct Http {
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: usize,
+    /// A request's whole body must arrive within this, from its headers.
+    pub body_timeout_secs: u64,
+    /// An idle keep-alive connection is closed after this.
+    pub keep_alive_secs: u64,
+    /// Open connections at most, across all workers; more wait in the backlog.
+    pub max_connections: usize,
+    /// Objects and arrays nested deeper than this are refused.
+    pub max_json_depth: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -68,6 +76,10 @@ max_body_bytes = 262144
 max_batch_bytes = 4194304
 shutdown_timeout_secs = 30
 workers = 0
+body_timeout_secs = 10
+keep_alive_secs = 30
+max_connections = 10000
+max_json_depth = 64
 
 [database]
 url = "postgres://localhost/eventward"
@@ -143,6 +155,19 @@ impl Settings {
             && !self.database.url.starts_with("postgresql://")
         {
             bail!("database.url must be a postgres:// URL");
+        }
+        for (key, value) in [
+            (
+                "http.body_timeout_secs",
+                self.http.body_timeout_secs as usize,
+            ),
+            ("http.keep_alive_secs", self.http.keep_alive_secs as usize),
+            ("http.max_connections", self.http.max_connections),
+            ("http.max_json_depth", self.http.max_json_depth),
+        ] {
+            if value == 0 {
+                bail!("{key} must be greater than 0");
+            }
         }
         if self.database.pool_size == 0 {
             bail!("database.pool_size must be greater than 0");

@@ -18,5 +18,6 @@ pub mod publisher;
 pub mod registry;
 pub mod samples;
 pub mod serve;
+pub mod snapshot;
 pub mod store;
 pub mod token_cache;

@@ -5,6 +5,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::jwt;
+use crate::publisher::PublishError;
+
 /// Every way eventward refuses a request. The string form is the `code`
 /// clients branch on: adding one is fine, renaming one breaks clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,12 +35,47 @@ pub enum Code {
     IdempotencyKeyReused,
     PayloadTooLarge,
     UnsupportedMediaType,
+    RequestTimeout,
     BrokerUnavailable,
     NoRoute,
     StoreUnavailable,
 }
 
 impl Code {
+    /// Every code, in declaration order (`code as usize` indexes it).
+    pub const ALL: [Code; 27] = {
+        use Code::*;
+        [
+            CredentialsInQuery,
+            InvalidJson,
+            InvalidEvent,
+            InvalidIdempotencyKey,
+            MissingCredentials,
+            InvalidApiKey,
+            ExpiredApiKey,
+            RevokedApiKey,
+            InvalidToken,
+            ExpiredToken,
+            TokenNotYetValid,
+            InvalidAudience,
+            InvalidIssuer,
+            UnsupportedAlgorithm,
+            UnknownKeyId,
+            CredentialNotAllowed,
+            EndpointNotSecured,
+            UnknownEndpoint,
+            MethodNotAllowed,
+            IdempotencyKeyInUse,
+            IdempotencyKeyReused,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            RequestTimeout,
+            BrokerUnavailable,
+            NoRoute,
+            StoreUnavailable,
+        ]
+    };
+
     pub fn as_str(self) -> &'static str {
         use Code::*;
         match self {
@@ -64,6 +102,7 @@ impl Code {
             IdempotencyKeyReused => "idempotency_key_reused",
             PayloadTooLarge => "payload_too_large",
             UnsupportedMediaType => "unsupported_media_type",
+            RequestTimeout => "request_timeout",
             BrokerUnavailable => "broker_unavailable",
             NoRoute => "no_route",
             StoreUnavailable => "store_unavailable",
@@ -86,6 +125,7 @@ impl Code {
             IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             BrokerUnavailable | NoRoute | StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -116,6 +156,7 @@ impl Code {
             IdempotencyKeyReused => "Idempotency-Key reused",
             PayloadTooLarge => "Payload too large",
             UnsupportedMediaType => "Unsupported media type",
+            RequestTimeout => "Request timeout",
             BrokerUnavailable => "Broker unavailable",
             NoRoute => "No route",
             StoreUnavailable => "Store unavailable",
@@ -151,9 +192,53 @@ impl Problem {
     }
 }
 
+/// A JWT refusal names its own code; the detail escapes whatever the token
+/// said.
+impl From<jwt::Refusal> for Problem {
+    fn from(r: jwt::Refusal) -> Problem {
+        use jwt::Refusal::*;
+        let code = match &r {
+            InvalidToken(_) => Code::InvalidToken,
+            Expired => Code::ExpiredToken,
+            NotYetValid => Code::TokenNotYetValid,
+            InvalidAudience => Code::InvalidAudience,
+            InvalidIssuer => Code::InvalidIssuer,
+            UnsupportedAlgorithm(_) => Code::UnsupportedAlgorithm,
+            UnknownKeyId(_) => Code::UnknownKeyId,
+        };
+        Problem::new(code, r.detail())
+    }
+}
+
+/// Every failed publish is a 503 the client may retry, except a message no
+/// queue took, which will fail again until a queue is bound.
+impl From<PublishError> for Problem {
+    fn from(e: PublishError) -> Problem {
+        match e {
+            PublishError::NoRoute => Problem::new(
+                Code::NoRoute,
+                "RabbitMQ has no queue bound for this notification, so the event was not kept",
+            ),
+            PublishError::NotConnected => Problem::new(
+                Code::BrokerUnavailable,
+                "eventward is not connected to RabbitMQ; retry shortly",
+            ),
+            other => Problem::new(Code::BrokerUnavailable, format!("{other}; retry shortly")),
+        }
+    }
+}
+
+/// For log lines: the detail may quote what a client sent, so every control
+/// character and every non-ASCII character is escaped (`\n`, `\u{202e}`):
+/// one refusal is one log line, and a client cannot forge another.
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code.as_str(), self.detail)
+        write!(
+            f,
+            "{}: {}",
+            self.code.as_str(),
+            self.detail.escape_default()
+        )
     }
 }
 
@@ -202,5 +287,28 @@ impl ResponseError for Problem {
             })
             .expect("problem serializes"),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_code_at_its_own_index() {
+        for (i, code) in Code::ALL.iter().enumerate() {
+            assert_eq!(*code as usize, i, "{}", code.as_str());
+        }
+        let names: std::collections::HashSet<_> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), Code::ALL.len(), "codes are distinct");
+    }
+
+    #[test]
+    fn a_logged_detail_stays_on_one_line() {
+        let p = Problem::new(Code::UnknownEndpoint, "no a\n[INFO] forged\u{202e}");
+        assert_eq!(
+            p.to_string(),
+            "unknown_endpoint: no a\\n[INFO] forged\\u{202e}"
+        );
     }
 }

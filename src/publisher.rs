@@ -23,7 +23,6 @@ use lapin::{
 use tokio::sync::Notify;
 
 use crate::config::Amqp;
-use crate::problem::{Code, Problem};
 
 /// One message ready for the exchange.
 pub struct Outbound {
@@ -77,8 +76,22 @@ pub struct Publisher {
     runtime: tokio::runtime::Handle,
 }
 
-fn unavailable(detail: impl Into<String>) -> Problem {
-    Problem::new(Code::BrokerUnavailable, detail)
+/// Why a publish was not confirmed. Says what happened at the broker; how
+/// that is told to an HTTP client is `problem.rs`'s business.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("not connected to RabbitMQ")]
+    NotConnected,
+    #[error("RabbitMQ is refusing publishes (resource alarm)")]
+    Blocked,
+    #[error("RabbitMQ did not confirm the publish within {0:?}")]
+    Timeout(Duration),
+    #[error("RabbitMQ did not accept the message (nack)")]
+    Nacked,
+    #[error("no queue is bound for the routing key, so RabbitMQ returned the message")]
+    NoRoute,
+    #[error("the RabbitMQ connection failed before confirming: {0}")]
+    ConnectionLost(String),
 }
 
 impl Publisher {
@@ -117,15 +130,14 @@ impl Publisher {
 
     /// Publishes every message and waits for the broker to confirm each one.
     /// Ok only if all were confirmed and routed to at least one queue.
-    pub async fn publish(&self, messages: Vec<Outbound>) -> Result<(), Problem> {
-        let live =
-            self.inner.live.load_full().ok_or_else(|| {
-                unavailable("eventward is not connected to RabbitMQ; retry shortly")
-            })?;
+    pub async fn publish(&self, messages: Vec<Outbound>) -> Result<(), PublishError> {
+        let live = self
+            .inner
+            .live
+            .load_full()
+            .ok_or(PublishError::NotConnected)?;
         if self.inner.blocked.load(Ordering::Relaxed) {
-            return Err(unavailable(
-                "RabbitMQ is refusing publishes (resource alarm); retry shortly",
-            ));
+            return Err(PublishError::Blocked);
         }
         let exchange = ShortString::from(self.inner.settings.exchange.as_str());
         let options = BasicPublishOptions {
@@ -146,40 +158,30 @@ impl Publisher {
                 .await
                 .map_err(|e| {
                     self.inner.lost.notify_one();
-                    unavailable(format!("RabbitMQ refused the publish: {e}"))
+                    PublishError::ConnectionLost(e.to_string())
                 })?;
             confirms.push(confirm);
         }
         let all = futures_util::future::join_all(confirms);
         let results = tokio::time::timeout(self.inner.confirm_timeout, all)
             .await
-            .map_err(|_| {
-                unavailable("RabbitMQ did not confirm the publish in time; retry shortly")
-            })?;
-        let mut problem = None;
+            .map_err(|_| PublishError::Timeout(self.inner.confirm_timeout))?;
+        // A failure of the broker outranks a message that found no queue.
+        let mut failed = None;
         for result in results {
             match result {
                 Ok(Confirmation::Ack(None)) => {}
                 Ok(Confirmation::Ack(Some(_))) => {
-                    problem.get_or_insert(Problem::new(
-                        Code::NoRoute,
-                        "RabbitMQ has no queue bound for this notification, so the event was not kept",
-                    ));
+                    failed.get_or_insert(PublishError::NoRoute);
                 }
-                Ok(_) => {
-                    problem = Some(unavailable(
-                        "RabbitMQ did not accept the event (nack); retry shortly",
-                    ));
-                }
+                Ok(_) => failed = Some(PublishError::Nacked),
                 Err(e) => {
                     self.inner.lost.notify_one();
-                    problem = Some(unavailable(format!(
-                        "the RabbitMQ connection failed before confirming: {e}"
-                    )));
+                    failed = Some(PublishError::ConnectionLost(e.to_string()));
                 }
             }
         }
-        problem.map_or(Ok(()), Err)
+        failed.map_or(Ok(()), Err)
     }
 
     /// Closes the channel and the connection cleanly; no reconnect after this.

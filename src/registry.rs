@@ -4,9 +4,9 @@
 //! A loader thread holds a dedicated connection that has run
 //! `LISTEN eventward_catalog`; the catalog tables' triggers notify it on
 //! every change, from any process. On each notification (and on a periodic
-//! timer, the safety net) it reads the whole catalog in one snapshot and hands
-//! it to the actor, which has the Authenticators rebuild their guards and then
-//! replaces the key table and route table whole. If PostgreSQL is away, the
+//! timer, the safety net) it reads the whole catalog in one transaction and
+//! hands it to the actor, which has the Authenticators of changed endpoints
+//! rebuild their guards, then publishes one [`Snapshot`] of the whole catalog. If PostgreSQL is away, the
 //! last catalog keeps serving and the loader reloads as soon as it is back.
 //!
 //! Every load happens on that one thread, so each reload reuses the memory the
@@ -14,115 +14,114 @@
 //! grew the process by tens of MB per reload).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use arc_swap::ArcSwap;
+use futures_util::FutureExt;
 use uuid::Uuid;
 
-use crate::authenticator::{Authenticator, JwtOptions, Reconfigure, Slot};
-use crate::catalog::{Catalog, Endpoint, KeyTable};
+use crate::authenticator::{Authenticator, Guard, JwtOptions, Reconfigure, Retire};
+use crate::catalog::{Catalog, Endpoint};
 use crate::jwks_refresher::{Keysets, Providers};
+use crate::snapshot::{Current, Routes, Snapshot};
 use crate::store;
-
-/// `workspace -> notification -> guard slot`, nested so a lookup borrows the
-/// path segments instead of allocating a key.
-#[derive(Default)]
-pub struct Routes(HashMap<String, HashMap<String, Arc<Slot>>>);
-
-impl Routes {
-    pub fn get(&self, workspace: &str, notification: &str) -> Option<&Arc<Slot>> {
-        self.0.get(workspace)?.get(notification)
-    }
-}
-
-/// What request handlers read: replaced whole, never mutated in place.
-#[derive(Default)]
-pub struct Shared {
-    pub keys: ArcSwap<KeyTable>,
-    pub routes: ArcSwap<Routes>,
-    loaded: AtomicBool,
-}
-
-impl Shared {
-    /// True once the catalog has been loaded at least once.
-    pub fn is_loaded(&self) -> bool {
-        self.loaded.load(Ordering::Acquire)
-    }
-}
 
 pub struct KeyRegistry {
     database_url: String,
-    shared: Arc<Shared>,
+    current: Arc<Current>,
+    version: u64,
     keysets: Keysets,
     jwt: JwtOptions,
+    pool: store::Pool,
     reload_every: Duration,
-    authenticators: HashMap<Uuid, (Addr<Authenticator>, Arc<Slot>, Endpoint)>,
+    /// Every endpoint's Authenticator and the guard it last built.
+    authenticators: HashMap<Uuid, (Addr<Authenticator>, Arc<Guard>)>,
 }
 
 impl KeyRegistry {
     pub fn new(
         database_url: String,
-        shared: Arc<Shared>,
+        current: Arc<Current>,
         keysets: Keysets,
         jwt: JwtOptions,
+        pool: store::Pool,
         reload_every: Duration,
     ) -> KeyRegistry {
         KeyRegistry {
             database_url,
-            shared,
+            current,
+            version: 0,
             keysets,
             jwt,
+            pool,
             reload_every,
             authenticators: HashMap::new(),
         }
     }
 
-    /// Brings the Authenticators in line with the new catalog, then publishes
-    /// the new key table and routes.
+    fn start_authenticator(&self, endpoint: Endpoint) -> (Addr<Authenticator>, Arc<Guard>) {
+        Authenticator::start(endpoint, self.keysets.clone(), self.jwt, self.pool.clone())
+    }
+
+    /// Brings the Authenticators in line with the new catalog (an endpoint
+    /// whose entry did not change keeps its guard, and so its token cache),
+    /// then publishes one snapshot of the whole catalog. No further catalog is
+    /// applied until this one is published (`ctx.wait`).
     fn apply(&mut self, catalog: Catalog, ctx: &mut Context<Self>) {
         self.keysets
             .providers()
             .do_send(Providers(catalog.providers.clone()));
-        let mut routes: HashMap<String, HashMap<String, Arc<Slot>>> = HashMap::new();
-        let mut reconfigured = Vec::new();
-        let mut current = HashMap::with_capacity(catalog.endpoints.len());
+        let mut kept = HashMap::with_capacity(catalog.endpoints.len());
+        let mut rebuilt = Vec::new();
         for endpoint in catalog.endpoints {
-            let entry = match self.authenticators.remove(&endpoint.id) {
-                Some((addr, slot, old)) => {
-                    if old != endpoint {
-                        reconfigured.push(addr.send(Reconfigure(endpoint.clone())));
-                    }
-                    (addr, slot, endpoint)
+            let id = endpoint.id;
+            match self.authenticators.remove(&id) {
+                Some((addr, guard)) if guard.endpoint == endpoint => {
+                    kept.insert(id, (addr, guard));
                 }
+                Some((addr, _)) => rebuilt.push(
+                    addr.send(Reconfigure(endpoint.clone()))
+                        .map(move |guard| (addr, endpoint, guard.ok())),
+                ),
                 None => {
-                    let (addr, slot) =
-                        Authenticator::start(endpoint.clone(), self.keysets.clone(), self.jwt);
-                    (addr, slot, endpoint)
+                    kept.insert(id, self.start_authenticator(endpoint));
                 }
-            };
-            routes
-                .entry(entry.2.workspace.clone())
-                .or_default()
-                .insert(entry.2.notification.clone(), entry.1.clone());
-            current.insert(entry.2.id, entry);
+            }
         }
-        // Endpoints that are gone: their actors stop when the last Addr drops.
-        self.authenticators = current;
-        let keys = catalog.keys;
-        let routes = Routes(routes);
-        let shared = self.shared.clone();
+        // Endpoints that are gone.
+        for (addr, _) in self.authenticators.values() {
+            addr.do_send(Retire);
+        }
+        let keys = Arc::new(catalog.keys);
         ctx.wait(
-            futures_util::future::join_all(reconfigured)
+            futures_util::future::join_all(rebuilt)
                 .into_actor(self)
-                .map(move |_, _, _| {
-                    shared.keys.store(Arc::new(keys));
-                    shared.routes.store(Arc::new(routes));
-                    shared.loaded.store(true, Ordering::Release);
+                .map(move |rebuilt, act, _| {
+                    for (addr, endpoint, guard) in rebuilt {
+                        let entry = match guard {
+                            Some(guard) => (addr, guard),
+                            None => act.start_authenticator(endpoint),
+                        };
+                        kept.insert(entry.1.endpoint.id, entry);
+                    }
+                    act.authenticators = kept;
+                    act.publish(keys);
                 }),
         );
+    }
+
+    fn publish(&mut self, keys: Arc<crate::catalog::KeyTable>) {
+        let mut routes = Routes::new();
+        for (_, guard) in self.authenticators.values() {
+            routes
+                .entry(guard.endpoint.workspace.clone())
+                .or_default()
+                .insert(guard.endpoint.notification.clone(), guard.clone());
+        }
+        self.version += 1;
+        self.current
+            .store(Some(Arc::new(Snapshot::new(self.version, routes, keys))));
     }
 }
 

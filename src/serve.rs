@@ -16,8 +16,12 @@ use crate::http::{self, AppState};
 use crate::idempotency;
 use crate::jwks_refresher::JwksRefresher;
 use crate::publisher::Publisher;
-use crate::registry::{KeyRegistry, Shared};
+use crate::registry::KeyRegistry;
+use crate::snapshot::Current;
 use crate::store;
+
+/// A client must send its request line and headers within this.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn run(settings: Settings) -> anyhow::Result<()> {
     // lapin's I/O lives here, not on an actix worker, so it outlives them all.
@@ -35,16 +39,17 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
 async fn serve(settings: Settings, amqp_runtime: tokio::runtime::Handle) -> anyhow::Result<()> {
     let listen = settings.listen_addr()?;
     let pool = store::pool(&settings.database.url, settings.database.pool_size);
-    let shared = Arc::new(Shared::default());
+    let current = Arc::new(Current::empty());
     let keysets = JwksRefresher::start();
     KeyRegistry::new(
         settings.database.url.clone(),
-        shared.clone(),
+        current.clone(),
         keysets.clone(),
         JwtOptions {
             leeway: settings.leeway(),
             cache_size: settings.jwt.cache_size,
         },
+        pool.clone(),
         Duration::from_secs(settings.database.reload_secs),
     )
     .start();
@@ -54,21 +59,35 @@ async fn serve(settings: Settings, amqp_runtime: tokio::runtime::Handle) -> anyh
         amqp_runtime,
     );
     let state = web::Data::new(AppState {
-        shared,
+        current,
         publisher: publisher.clone(),
         pool: pool.clone(),
         keysets,
-        max_body_bytes: settings.http.max_body_bytes,
-        max_batch_bytes: settings.http.max_batch_bytes,
+        limits: http::Limits {
+            max_body_bytes: settings.http.max_body_bytes,
+            max_batch_bytes: settings.http.max_batch_bytes,
+            body_timeout: Duration::from_secs(settings.http.body_timeout_secs),
+            max_json_depth: settings.http.max_json_depth,
+        },
     });
 
     let server =
         HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))
             .disable_signals()
-            .shutdown_timeout(settings.http.shutdown_timeout_secs)
-            .bind(listen)
-            .with_context(|| format!("cannot listen on {listen} (http.listen)"))?
-            .run();
+            .client_request_timeout(HEAD_TIMEOUT)
+            .keep_alive(Duration::from_secs(settings.http.keep_alive_secs));
+    let workers = match settings.http.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    // actix counts connections per worker.
+    let server = server
+        .workers(workers)
+        .max_connections(settings.http.max_connections.div_ceil(workers))
+        .shutdown_timeout(settings.http.shutdown_timeout_secs)
+        .bind(listen)
+        .with_context(|| format!("cannot listen on {listen} (http.listen)"))?
+        .run();
     let handle = server.handle();
     log::info!("eventward listening on http://{listen}");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);

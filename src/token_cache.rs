@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use crate::authenticator::{Principal, TrustedProvider};
 use crate::jwt::jwks::KeySet;
 
 pub type TokenDigest = [u8; 32];
@@ -25,48 +24,50 @@ pub fn digest(token: &str) -> TokenDigest {
     Sha256::digest(token.as_bytes()).into()
 }
 
-struct Entry {
-    principal: Principal,
+struct Entry<V> {
+    value: V,
     expires_at: i64,
     /// Index of the provider in the guard's list, and the key set that verified it.
     provider: usize,
     keys: Arc<KeySet>,
 }
 
-pub struct TokenCache {
+/// Remembers what verifying a token yielded (`V`, the sender).
+pub struct TokenCache<V> {
     capacity: usize,
-    entries: Mutex<HashMap<TokenDigest, Entry>>,
+    entries: Mutex<HashMap<TokenDigest, Entry<V>>>,
 }
 
-impl TokenCache {
+impl<V: Clone> TokenCache<V> {
     /// A cache of at most `capacity` tokens; 0 disables it.
-    pub fn new(capacity: usize) -> TokenCache {
+    pub fn new(capacity: usize) -> TokenCache<V> {
         TokenCache {
             capacity,
             entries: Mutex::new(HashMap::new()),
         }
     }
 
+    /// The remembered value, if the token has not expired at `now` and
+    /// `current_keys(provider)` is still the key set that verified it.
     pub fn get(
         &self,
         digest: &TokenDigest,
         now: i64,
-        providers: &[TrustedProvider],
-    ) -> Option<Principal> {
+        current_keys: impl FnOnce(usize) -> Option<Arc<KeySet>>,
+    ) -> Option<V> {
         if self.capacity == 0 {
             return None;
         }
         let entries = self.entries.lock().expect("token cache lock");
         let entry = entries.get(digest)?;
-        let current = providers.get(entry.provider)?.keys.current()?;
-        (now < entry.expires_at && Arc::ptr_eq(&current, &entry.keys))
-            .then(|| entry.principal.clone())
+        let current = current_keys(entry.provider)?;
+        (now < entry.expires_at && Arc::ptr_eq(&current, &entry.keys)).then(|| entry.value.clone())
     }
 
     pub fn insert(
         &self,
         digest: TokenDigest,
-        principal: Principal,
+        value: V,
         expires_at: i64,
         provider: usize,
         keys: Arc<KeySet>,
@@ -81,7 +82,7 @@ impl TokenCache {
         entries.insert(
             digest,
             Entry {
-                principal,
+                value,
                 expires_at,
                 provider,
                 keys,

@@ -12,7 +12,7 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let catalog = state.shared.is_loaded();
+    let catalog = state.current.load().is_some();
     let broker = state.publisher.is_ready();
     let jwks = state.keysets.ready();
     let body = json!({

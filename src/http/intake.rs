@@ -1,35 +1,27 @@
 //! The hot path: `POST /v1/events/{workspace}/{notification}[/batch]`.
 //!
-//! request → route (one atomic load) → authenticate (the endpoint's guard)
-//! → read and check the body → [idempotency claim] → publish and wait for
-//! RabbitMQ's confirms → 202. Every refusal is a [`Problem`], logged once.
+//! request → the catalog snapshot (one atomic load) → route → authenticate
+//! (the endpoint's guard, against that snapshot's key table) → read and check
+//! the body → [idempotency claim] → publish and wait for RabbitMQ's confirms
+//! → 202. Every refusal is a [`Problem`], counted on the endpoint and logged
+//! once.
 
 use std::sync::Arc;
 
-use actix_web::http::header::{self, HeaderMap, HeaderValue};
-use actix_web::http::StatusCode;
+use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use chrono::Utc;
-use futures_util::StreamExt;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use super::AppState;
-use crate::authenticator::{self, Guard, Principal};
+use super::request::{self, Kind};
+use super::{cors, AppState};
+use crate::authenticator::{Guard, Principal};
+use crate::catalog;
 use crate::event;
 use crate::idempotency::{self, Claim};
 use crate::problem::{Code, Problem};
-
-pub const MAX_BATCH_EVENTS: usize = 500;
-/// Query parameters that would put a credential in URLs and access logs.
-const QUERY_CREDENTIALS: [&str; 4] = ["api_key", "key", "token", "access_token"];
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Single,
-    Batch,
-}
+use crate::snapshot::Snapshot;
 
 pub async fn single(
     req: HttpRequest,
@@ -56,36 +48,50 @@ async fn intake(
     mut body: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    let deadline = tokio::time::Instant::now() + state.limits.body_timeout;
     let (workspace, notification) = path.into_inner();
-    let mut guard = None;
-    let mut response = match accept(
-        kind,
-        &req,
-        &workspace,
-        &notification,
-        &mut body,
-        &state,
-        &mut guard,
-    )
-    .await
-    {
-        Ok(response) => response,
-        Err(problem) => {
-            if problem.code != Code::PayloadTooLarge {
-                discard(req.headers(), &mut body, state.max_batch_bytes).await;
+    // The one load: everything below decides from this catalog version.
+    let snapshot = state.current.load_full();
+    let guard = route(snapshot.as_deref(), &workspace, &notification);
+    let decided = match (&snapshot, &guard) {
+        (Some(snapshot), Ok(guard)) => {
+            accept(kind, &req, &mut body, &state, snapshot, guard, deadline).await
+        }
+        (_, Err(problem)) => Err(problem.clone()),
+        (None, Ok(_)) => unreachable!("a route needs a snapshot"),
+    };
+    let mut response = match decided {
+        Ok(response) => {
+            if let Ok(guard) = &guard {
+                guard.usage.accepted();
             }
-            // The path names no secret and the query is never logged.
+            response
+        }
+        Err(problem) => {
+            if let Ok(guard) = &guard {
+                guard.usage.refused(problem.code);
+            }
+            let keep_alive = !matches!(problem.code, Code::PayloadTooLarge | Code::RequestTimeout)
+                && request::discard(req.headers(), &mut body).await;
+            // The path names no secret and the query is never logged; both
+            // the path and the detail may hold what a client chose, escaped.
             log::info!(
                 "refused POST {}: {} {}",
-                req.path(),
+                req.path().escape_default(),
                 problem.code.status().as_u16(),
                 problem
             );
-            problem.error_response()
+            let mut response = problem.error_response();
+            if !keep_alive {
+                response
+                    .head_mut()
+                    .set_connection_type(ConnectionType::Close);
+            }
+            response
         }
     };
-    if let Some(guard) = guard {
-        cors(&guard, req.headers(), response.headers_mut(), false);
+    if let Ok(guard) = guard {
+        cors::headers(&guard, req.headers(), response.headers_mut(), false);
     }
     response
 }
@@ -93,32 +99,28 @@ async fn intake(
 async fn accept(
     kind: Kind,
     req: &HttpRequest,
-    workspace: &str,
-    notification: &str,
     body: &mut web::Payload,
     state: &AppState,
-    guard_out: &mut Option<Arc<Guard>>,
+    snapshot: &Snapshot,
+    guard: &Guard,
+    deadline: tokio::time::Instant,
 ) -> Result<HttpResponse, Problem> {
-    refuse_query_credentials(req.query_string())?;
-    let guard = route(state, workspace, notification)?;
-    *guard_out = Some(guard.clone());
-    let credential = authenticator::credential(req.headers())?;
-    let principal = guard
-        .authenticate(&credential, &state.shared.keys.load())
-        .await?;
+    request::refuse_query_credentials(req.query_string())?;
+    let credential = request::credential(req.headers())?;
+    let principal = guard.authenticate(&credential, &snapshot.keys).await?;
 
-    check_content_type(req.headers())?;
+    request::check_content_type(req.headers())?;
     let limit = match kind {
-        Kind::Single => state.max_body_bytes,
-        Kind::Batch => state.max_batch_bytes,
+        Kind::Single => state.limits.max_body_bytes,
+        Kind::Batch => state.limits.max_batch_bytes,
     };
-    let body = read_body(req.headers(), body, limit).await?;
-    let idempotency_key = idempotency_key(req.headers())?;
+    let body = request::read_body(req.headers(), body, limit, deadline).await?;
+    let idempotency_key = request::idempotency_key(req.headers())?;
     // Parse before claiming the key, so a malformed body never holds one.
-    let events = parse(kind, &body)?;
+    let events = request::parse(kind, &body, state.limits.max_json_depth)?;
 
     let Some(key) = idempotency_key else {
-        return publish(kind, state, &guard, &principal, &events)
+        return publish(kind, state, guard, &principal, &events)
             .await
             .map(|(_, r)| r);
     };
@@ -152,7 +154,7 @@ async fn accept(
             "this Idempotency-Key was already used for a different request on this notification",
         )),
     }
-    match publish(kind, state, &guard, &principal, &events).await {
+    match publish(kind, state, guard, &principal, &events).await {
         Ok((body, response)) => {
             // The events are in the broker: failing to record the answer must
             // not turn this into an error the client would retry.
@@ -174,189 +176,35 @@ async fn accept(
     }
 }
 
-fn refuse_query_credentials(query: &str) -> Result<(), Problem> {
-    for pair in query.split('&') {
-        let name = pair.split('=').next().unwrap_or_default();
-        if let Some(found) = QUERY_CREDENTIALS
-            .iter()
-            .find(|c| c.eq_ignore_ascii_case(name))
-        {
-            return Err(Problem::new(
-                Code::CredentialsInQuery,
-                format!(
-                    "the query parameter `{found}` looks like a credential; URLs end up in logs, \
-                     so send it in the Authorization header instead (and consider it leaked)"
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn route(state: &AppState, workspace: &str, notification: &str) -> Result<Arc<Guard>, Problem> {
-    // Until the first catalog load, "no such endpoint" would be a lie.
-    if !state.shared.is_loaded() {
+/// The endpoint's guard in this catalog version. Until the first catalog
+/// load, "no such endpoint" would be a lie: that is a 503.
+pub fn route(
+    snapshot: Option<&Snapshot>,
+    workspace: &str,
+    notification: &str,
+) -> Result<Arc<Guard>, Problem> {
+    let Some(snapshot) = snapshot else {
         return Err(Problem::new(
             Code::StoreUnavailable,
             "eventward is starting and has not loaded its catalog yet; retry shortly",
         ));
+    };
+    // Not a slug, not an endpoint: said without repeating what was sent.
+    if !catalog::is_slug(workspace) || !catalog::is_slug(notification) {
+        return Err(Problem::new(
+            Code::UnknownEndpoint,
+            "no such notification: workspace and notification are slugs (a-z, 0-9, '-')",
+        ));
     }
-    state
-        .shared
-        .routes
-        .load()
-        .get(workspace, notification)
-        .map(|slot| slot.load_full())
+    snapshot
+        .route(workspace, notification)
+        .cloned()
         .ok_or_else(|| {
             Problem::new(
                 Code::UnknownEndpoint,
                 format!("no notification {workspace}/{notification}"),
             )
         })
-}
-
-fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
-    let value = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let media = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if media == "application/json"
-        || (media.starts_with("application/") && media.ends_with("+json"))
-    {
-        Ok(())
-    } else {
-        Err(Problem::new(
-            Code::UnsupportedMediaType,
-            if value.is_empty() {
-                "send the event with `Content-Type: application/json`".to_string()
-            } else {
-                format!("Content-Type {value:?} is not accepted; send application/json")
-            },
-        ))
-    }
-}
-
-/// A refused request's body is read and dropped (up to `limit`), so the
-/// connection stays usable: unread, actix would close it, and every refused
-/// request would cost the client, and us, a new connection.
-async fn discard(headers: &HeaderMap, body: &mut web::Payload, limit: usize) {
-    if declared_length(headers).is_some_and(|n| n > limit) {
-        return;
-    }
-    let mut seen = 0;
-    while let Some(Ok(chunk)) = body.next().await {
-        seen += chunk.len();
-        if seen > limit {
-            return;
-        }
-    }
-}
-
-fn declared_length(headers: &HeaderMap) -> Option<usize> {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-}
-
-async fn read_body(
-    headers: &HeaderMap,
-    body: &mut web::Payload,
-    limit: usize,
-) -> Result<web::Bytes, Problem> {
-    let too_large = || {
-        Problem::new(
-            Code::PayloadTooLarge,
-            format!("the body is over the {limit}-byte limit of this endpoint"),
-        )
-    };
-    if declared_length(headers).is_some_and(|n| n > limit) {
-        return Err(too_large());
-    }
-    let mut bytes = web::BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| {
-            Problem::new(Code::InvalidJson, format!("could not read the body: {e}"))
-        })?;
-        if bytes.len() + chunk.len() > limit {
-            return Err(too_large());
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes.freeze())
-}
-
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    match value.to_str() {
-        Ok(v) if !v.is_empty() && v.len() <= idempotency::MAX_KEY_LEN => Ok(Some(v.to_string())),
-        _ => Err(Problem::new(
-            Code::InvalidIdempotencyKey,
-            format!(
-                "Idempotency-Key must be 1 to {} visible ASCII characters",
-                idempotency::MAX_KEY_LEN
-            ),
-        )),
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Batch<'a> {
-    #[serde(borrow)]
-    events: Vec<&'a RawValue>,
-}
-
-/// Checks the body's shape without building a document: the events are kept
-/// as the exact bytes the client sent.
-fn parse(kind: Kind, body: &[u8]) -> Result<Vec<&RawValue>, Problem> {
-    let raw: &RawValue = serde_json::from_slice(body).map_err(|e| {
-        Problem::new(
-            Code::InvalidJson,
-            format!("the body is not valid JSON: {e}"),
-        )
-    })?;
-    let events = match kind {
-        Kind::Single => vec![raw],
-        Kind::Batch => {
-            let batch: Batch = serde_json::from_str(raw.get()).map_err(|e| {
-                Problem::new(
-                    Code::InvalidEvent,
-                    format!("a batch is {{\"events\": [object, …]}}: {e}"),
-                )
-            })?;
-            if batch.events.is_empty() || batch.events.len() > MAX_BATCH_EVENTS {
-                return Err(Problem::new(
-                    Code::InvalidEvent,
-                    format!(
-                        "a batch holds 1 to {MAX_BATCH_EVENTS} events, not {}",
-                        batch.events.len()
-                    ),
-                ));
-            }
-            batch.events
-        }
-    };
-    for (i, event) in events.iter().enumerate() {
-        if !event.get().starts_with('{') {
-            return Err(Problem::new(
-                Code::InvalidEvent,
-                match kind {
-                    Kind::Single => "an event is a JSON object".to_string(),
-                    Kind::Batch => format!("events[{i}] is not a JSON object"),
-                },
-            ));
-        }
-    }
-    Ok(events)
 }
 
 /// Publishes the events; on success returns the 202 body and response.
@@ -416,62 +264,4 @@ async fn store<T: Send + 'static>(
     .await
     .map_err(|e| unavailable(e.to_string()))?
     .map_err(|e| unavailable(e.to_string()))
-}
-
-/// CORS preflight: answered only for JWT endpoints, only for their allowed
-/// origins. API-key endpoints never answer CORS: keys do not belong in browsers.
-pub async fn preflight(
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let (workspace, notification) = path.into_inner();
-    let guard = match route(&state, &workspace, &notification) {
-        Ok(guard) => guard,
-        Err(problem) => return problem.error_response(),
-    };
-    let mut response = HttpResponse::NoContent().finish();
-    cors(&guard, req.headers(), response.headers_mut(), true);
-    response
-}
-
-fn cors(guard: &Guard, request: &HeaderMap, response: &mut HeaderMap, preflight: bool) {
-    let allowed = guard.allowed_origins();
-    if allowed.is_empty() {
-        return;
-    }
-    response.append(header::VARY, HeaderValue::from_static("Origin"));
-    let Some(origin) = request.get(header::ORIGIN) else {
-        return;
-    };
-    if !allowed.iter().any(|a| a.as_bytes() == origin.as_bytes()) {
-        return;
-    }
-    if preflight
-        && request
-            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
-            .is_some_and(|m| m.as_bytes() != b"POST")
-    {
-        return;
-    }
-    response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-    if preflight {
-        response.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("POST"),
-        );
-        response.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("Authorization, Content-Type, Idempotency-Key"),
-        );
-        response.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("600"),
-        );
-    } else {
-        response.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("Idempotent-Replayed, Retry-After"),
-        );
-    }
 }

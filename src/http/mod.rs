@@ -1,7 +1,9 @@
 //! The public listener: event intake, CORS preflights, health and readiness.
 
+mod cors;
 mod health;
 mod intake;
+mod request;
 
 use std::sync::Arc;
 
@@ -10,30 +12,38 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::jwks_refresher::Keysets;
 use crate::problem::{Code, Problem};
 use crate::publisher::Publisher;
-use crate::registry::Shared;
+use crate::snapshot::Current;
 use crate::store::Pool;
 
 /// Everything a handler needs, cloned once per worker.
 pub struct AppState {
-    pub shared: Arc<Shared>,
+    pub current: Arc<Current>,
     pub publisher: Publisher,
     pub pool: Pool,
     pub keysets: Keysets,
+    pub limits: Limits,
+}
+
+/// What one request may take; from `[http]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
     pub max_body_bytes: usize,
     pub max_batch_bytes: usize,
+    pub body_timeout: std::time::Duration,
+    pub max_json_depth: usize,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/v1/events/{workspace}/{notification}")
             .route(web::post().to(intake::single))
-            .route(web::method(actix_web::http::Method::OPTIONS).to(intake::preflight))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/v1/events/{workspace}/{notification}/batch")
             .route(web::post().to(intake::batch))
-            .route(web::method(actix_web::http::Method::OPTIONS).to(intake::preflight))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight))
             .default_service(web::to(method_not_allowed)),
     )
     .route("/healthz", web::get().to(health::healthz))

@@ -3,6 +3,7 @@
 //! ([`load_catalog`]) and is woken by the `eventward_catalog` NOTIFY that
 //! triggers on every catalog table send.
 
+pub mod key_usage;
 pub mod schema;
 
 use std::time::Duration;
