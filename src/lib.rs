@@ -13,6 +13,7 @@ pub mod http;
 pub mod idempotency;
 pub mod jwks_refresher;
 pub mod jwt;
+pub mod logging;
 pub mod problem;
 pub mod publisher;
 pub mod registry;

@@ -200,10 +200,13 @@ impl Guard {
     fn token(&self, token: &str) -> Result<Principal, Problem> {
         match (&self.endpoint.security, &self.jwt) {
             (Security::Jwt { .. }, Some(trust)) => verify_token(token, trust),
-            (Security::ApiKeys(_), _) => Err(Problem::new(
-                Code::InvalidApiKey,
-                "this notification accepts API keys (evw_…), and the credential sent is not one",
-            )),
+            // Answered as a JWT endpoint answers a token none of its
+            // providers knows, so a client without a valid credential does
+            // not learn how the notification is secured.
+            (Security::ApiKeys(_), _) => {
+                let header = jwt::peek_header(token)?;
+                Err(jwt::Refusal::UnknownKeyId(header.kid.unwrap_or_default()).into())
+            }
             _ => Err(self.not_secured()),
         }
     }

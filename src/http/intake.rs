@@ -6,8 +6,11 @@
 //! → 202. Every refusal is a [`Problem`], counted on the endpoint and logged
 //! once.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use chrono::Utc;
@@ -86,6 +89,13 @@ async fn intake(
                 response
                     .head_mut()
                     .set_connection_type(ConnectionType::Close);
+                response = response.map_body(|_, answer| {
+                    HoldingUnread {
+                        answer: answer.try_into_bytes().unwrap_or_default(),
+                        _unread: body,
+                    }
+                    .boxed()
+                });
             }
             response
         }
@@ -94,6 +104,31 @@ async fn intake(
         cors::headers(&guard, req.headers(), response.headers_mut(), false);
     }
     response
+}
+
+/// A refusal's body that holds the request's unread body until it is sent.
+/// actix drains a dropped chunked request body to its end, however slowly it
+/// comes; one still held when the answer is out makes it close the
+/// connection instead.
+struct HoldingUnread {
+    answer: web::Bytes,
+    _unread: web::Payload,
+}
+
+impl MessageBody for HoldingUnread {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> BodySize {
+        BodySize::Sized(self.answer.len() as u64)
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<web::Bytes, Self::Error>>> {
+        let answer = std::mem::take(&mut self.get_mut().answer);
+        Poll::Ready((!answer.is_empty()).then_some(Ok(answer)))
+    }
 }
 
 async fn accept(
