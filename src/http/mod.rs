@@ -3,7 +3,7 @@
 mod cors;
 mod health;
 mod intake;
-mod request;
+pub mod request;
 
 use std::sync::Arc;
 
