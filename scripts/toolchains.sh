@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Make sure every language toolchain the code-sample tests (tests/samples/)
 # run is here, installing what is absent from the Debian packages:
-#   curl + bash   curl                      (the curl sample; shellcheck checks it)
-#   shellcheck    shellcheck
+#   curl + bash   curl                      (the curl sample)
+#   the linter    shellcheck                (checks the curl sample)
 #   python3       python3 + requests        (the python3 first on PATH must import requests)
 #   node          nodejs                    (Node.js 18+: global fetch; also runs the browser sample)
 #   java, javac   default-jdk-headless      (Java 11+: the single-file source launcher)
