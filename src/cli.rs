@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use clap::{ArgGroup, Parser, Subcommand};
 use serde_json::json;
 
+use crate::catalog::AuthMethod;
 use crate::config::Settings;
 use crate::jwt::jwks;
 use crate::samples;
@@ -314,9 +315,9 @@ fn print_samples(
     n: &NotificationInfo,
     lang: Option<&str>,
 ) -> anyhow::Result<()> {
-    let credential = match n.security {
-        Security::ApiKey => samples::Credential::ApiKey,
-        Security::Jwt => samples::Credential::Jwt,
+    let auth_method = match n.security {
+        Security::ApiKey => AuthMethod::ApiKey,
+        Security::Jwt => AuthMethod::Jwt,
         Security::None => bail!(
             "{}/{} is not secured, so no sample can send to it; secure it first with \
              `eventward notification secure {}/{} --api-key NAME`",
@@ -330,14 +331,14 @@ fn print_samples(
         public_url: settings.public_base(),
         workspace: &n.workspace,
         notification: &n.slug,
-        credential,
+        auth_method,
     };
     let chosen: Vec<(&str, String)> = match lang {
         Some(lang) => {
             let code = samples::render(lang, &target).with_context(|| {
                 format!(
                     "no {lang} sample for this notification; choose one of: {}",
-                    samples::languages(&target.credential).join(", ")
+                    samples::languages(target.auth_method).join(", ")
                 )
             })?;
             vec![(lang, code)]

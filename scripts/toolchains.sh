@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Make sure every language toolchain the code-sample tests (tests/samples/)
+# run is here, installing what is absent from the Debian packages:
+#   curl + bash   curl                      (the curl sample)
+#   the linter    shellcheck                (checks the curl sample)
+#   python3       python3 + requests        (the python3 first on PATH must import requests)
+#   node          nodejs                    (Node.js 18+: global fetch; also runs the browser sample)
+#   java, javac   default-jdk-headless      (Java 11+: the single-file source launcher)
+#   go, gofmt     golang-go
+#   ruby          ruby
+#   php           php-cli, php-curl
+#   mcs, mono     mono-devel                (the C# sample, compiled with Mono's compiler)
+# Idempotent: when everything is present it only checks (well under a second);
+# `apt-get update` runs once, and only when something is missing. A python3
+# that is not Debian's own (pyenv, a venv) gets requests from pip instead.
+set -euo pipefail
+
+log() { printf 'toolchains: %s\n' "$*" >&2; }
+die() { printf 'toolchains: error: %s\n' "$*" >&2; exit 1; }
+have() { command -v "$1" >/dev/null 2>&1; }
+quiet() { "$@" >/dev/null 2>&1 </dev/null; }
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+    if have sudo; then SUDO=(sudo); fi
+fi
+as_root() {
+    if [[ $(id -u) -ne 0 && ${#SUDO[@]} -eq 0 ]]; then
+        die "need root (or sudo) to run: $*"
+    fi
+    "${SUDO[@]}" "$@"
+}
+
+# The Debian packages whose programs are absent.
+missing_packages() {
+    have curl || echo curl
+    have shellcheck || echo shellcheck
+    if ! have python3; then
+        echo python3 python3-requests
+    elif [[ $(command -v python3) == /usr/bin/python3 ]] && ! quiet python3 -c 'import requests'; then
+        echo python3-requests
+    fi
+    have node || echo nodejs
+    { have java && have javac; } || echo default-jdk-headless
+    { have go && have gofmt; } || echo golang-go
+    have ruby || echo ruby
+    have php || echo php-cli
+    if ! have php || ! quiet php -r 'exit(function_exists("curl_init") ? 0 : 1);'; then
+        echo php-curl
+    fi
+    { have mcs && have mono; } || echo mono-devel
+}
+
+read -r -a missing <<<"$(missing_packages | tr '\n' ' ')"
+if ((${#missing[@]})); then
+    have apt-get || die "missing: ${missing[*]}; no apt-get here: install them yourself"
+    log "installing ${missing[*]} (apt-get)"
+    aptlog=$(mktemp -t eventward-apt.XXXXXX)
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q -o DPkg::Lock::Timeout=300 >"$aptlog" 2>&1 ||
+        log "warning: apt-get update failed; trying the package lists already here"
+    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 \
+        --no-install-recommends "${missing[@]}" >>"$aptlog" 2>&1; then
+        tail -n 30 "$aptlog" >&2
+        die "apt-get install ${missing[*]} failed (full log: $aptlog)"
+    fi
+    rm -f "$aptlog"
+    hash -r
+    # What is still absent after installing is an error here, not a surprise in the tests.
+    still=$(missing_packages | tr '\n' ' ')
+    [[ -z ${still// /} ]] || die "still missing after installing: $still"
+fi
+
+# A python3 of its own (pyenv, venv) does not see Debian's python3-requests.
+if ! quiet python3 -c 'import requests'; then
+    log "installing requests for $(command -v python3) (pip)"
+    python3 -m pip install -q --disable-pip-version-check requests >&2 ||
+        die "could not install requests for $(command -v python3): run python3 -m pip install requests"
+    quiet python3 -c 'import requests' || die "python3 ($(command -v python3)) cannot import requests"
+fi
