@@ -45,6 +45,9 @@ pub struct Http {
 #[serde(deny_unknown_fields)]
 pub struct Database {
     pub url: String,
+    /// Used by `eventward migrate` instead of `url` when set: a role that may
+    /// change the schema, so the daemon's own role need not.
+    pub migration_url: String,
     pub pool_size: u32,
     /// Safety net beside LISTEN/NOTIFY: a full reload of the catalog this often.
     pub reload_secs: u64,
@@ -83,6 +86,7 @@ max_json_depth = 64
 
 [database]
 url = "postgres://localhost/eventward"
+migration_url = ""
 pool_size = 8
 reload_secs = 30
 
@@ -117,6 +121,7 @@ impl Settings {
             builder = builder
                 .add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
         }
+        let builder = builder.add_source(Credentials::from_env());
         let settings: Settings = builder
             .add_source(
                 config::Environment::with_prefix("EVENTWARD")
@@ -151,10 +156,14 @@ impl Settings {
         if self.http.max_batch_bytes == 0 {
             bail!("http.max_batch_bytes must be greater than 0");
         }
-        if !self.database.url.starts_with("postgres://")
-            && !self.database.url.starts_with("postgresql://")
-        {
-            bail!("database.url must be a postgres:// URL");
+        for (key, url) in [
+            ("database.url", &self.database.url),
+            ("database.migration_url", &self.database.migration_url),
+        ] {
+            let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+            if !postgres && !(key == "database.migration_url" && url.is_empty()) {
+                bail!("{key} must be a postgres:// URL");
+            }
         }
         for (key, value) in [
             (
@@ -204,11 +213,69 @@ impl Settings {
         self.http.public_url.trim_end_matches('/')
     }
 
+    /// The database URL `eventward migrate` uses.
+    pub fn migration_url(&self) -> &str {
+        match self.database.migration_url.as_str() {
+            "" => &self.database.url,
+            url => url,
+        }
+    }
+
     pub fn confirm_timeout(&self) -> Duration {
         Duration::from_millis(self.amqp.confirm_timeout_ms)
     }
 
     pub fn leeway(&self) -> Duration {
         Duration::from_secs(self.jwt.leeway_secs)
+    }
+}
+
+/// Secrets handed over by systemd (`LoadCredential=`): each file in
+/// `$CREDENTIALS_DIRECTORY` named after a credential below sets its key. They
+/// override the TOML file; `EVENTWARD_*` variables override them.
+#[derive(Debug, Clone)]
+struct Credentials(Option<PathBuf>);
+
+/// Credential name → configuration key.
+const CREDENTIALS: [(&str, &str); 3] = [
+    ("database-url", "database.url"),
+    ("migration-database-url", "database.migration_url"),
+    ("amqp-url", "amqp.url"),
+];
+
+impl Credentials {
+    fn from_env() -> Credentials {
+        Credentials(std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from))
+    }
+}
+
+impl config::Source for Credentials {
+    fn clone_into_box(&self) -> Box<dyn config::Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<config::Map<String, config::Value>, config::ConfigError> {
+        let mut found = config::Map::new();
+        let Some(dir) = &self.0 else {
+            return Ok(found);
+        };
+        for (name, key) in CREDENTIALS {
+            let path = dir.join(name);
+            match std::fs::read_to_string(&path) {
+                Ok(value) => {
+                    let origin = path.display().to_string();
+                    let value = value.trim_end_matches(['\n', '\r']).to_string();
+                    found.insert(key.to_string(), config::Value::new(Some(&origin), value));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(config::ConfigError::Message(format!(
+                        "cannot read credential {}: {e}",
+                        path.display()
+                    )))
+                }
+            }
+        }
+        Ok(found)
     }
 }

@@ -169,12 +169,25 @@ impl TestEnv {
         daemon
     }
 
+    /// Starts another `eventward serve` on the same database and broker,
+    /// listening on `port`, and waits until it is ready.
+    pub async fn serve_on(&self, port: u16) -> Daemon {
+        let daemon = self.spawn_on(port);
+        daemon.wait_ready(Duration::from_secs(20)).await;
+        daemon
+    }
+
     /// Starts `eventward serve` without waiting for readiness.
     pub fn spawn(&self) -> Daemon {
-        let log = std::env::temp_dir().join(format!("{}-{}.log", self.db_name, self.port));
+        self.spawn_on(self.port)
+    }
+
+    fn spawn_on(&self, port: u16) -> Daemon {
+        let log = std::env::temp_dir().join(format!("{}-{port}.log", self.db_name));
         let file = std::fs::File::create(&log).unwrap();
         let child = self
             .command()
+            .env("EVENTWARD_HTTP__LISTEN", format!("127.0.0.1:{port}"))
             .arg("serve")
             .stdout(Stdio::null())
             .stderr(file)
@@ -182,7 +195,7 @@ impl TestEnv {
             .expect("start eventward serve");
         Daemon {
             child,
-            base: self.base_url(),
+            base: format!("http://127.0.0.1:{port}"),
             log,
         }
     }
@@ -314,6 +327,17 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A response's body as JSON (reqwest's own `json` needs a feature we skip).
+pub trait JsonValue {
+    async fn json_value(self) -> Value;
+}
+
+impl JsonValue for reqwest::Response {
+    async fn json_value(self) -> Value {
+        serde_json::from_slice(&self.bytes().await.unwrap()).unwrap()
     }
 }
 
