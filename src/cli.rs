@@ -11,7 +11,7 @@ use clap::{ArgGroup, Parser, Subcommand};
 use serde_json::json;
 
 use crate::config::Settings;
-use crate::jwt::jwks;
+use crate::jwt::fetch as jwks;
 use crate::samples;
 use crate::store::{self, NotificationInfo, Securing, Security};
 

@@ -17,7 +17,8 @@ use arc_swap::ArcSwapOption;
 use uuid::Uuid;
 
 use crate::catalog::Provider;
-use crate::jwt::jwks::{self, KeySet};
+use crate::jwt::fetch;
+use crate::jwt::KeySet;
 
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(15 * 60);
 const MIN_MAX_AGE: Duration = Duration::from_secs(60);
@@ -123,7 +124,7 @@ impl JwksRefresher {
     pub fn start() -> Keysets {
         let slots = Arc::new(Mutex::new(HashMap::new()));
         let refresher = JwksRefresher {
-            client: jwks::client(),
+            client: fetch::client(),
             slots: slots.clone(),
             providers: HashMap::new(),
             timers: HashMap::new(),
@@ -148,11 +149,11 @@ impl JwksRefresher {
             ctx.cancel_future(timer);
         }
         let client = self.client.clone();
-        let fetch = async move {
-            let url = jwks::check_url(&provider.jwks_url).map_err(|e| e.to_string())?;
-            jwks::fetch(&client, &url).await.map_err(|e| e.to_string())
+        let fetching = async move {
+            let url = fetch::check_url(&provider.jwks_url)?;
+            fetch::fetch(&client, &url).await.map_err(|e| e.to_string())
         };
-        ctx.spawn(fetch.into_actor(self).map(move |result, act, ctx| {
+        ctx.spawn(fetching.into_actor(self).map(move |result, act, ctx| {
             let Some(slot) = act.slot(id) else { return };
             let Some(provider) = act.providers.get(&id) else { return };
             let next = match result {
