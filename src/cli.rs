@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::catalog::AuthMethod;
 use crate::config::Settings;
-use crate::jwt::jwks;
+use crate::jwt::fetch as jwks;
 use crate::samples;
 use crate::store::{self, NotificationInfo, Securing, Security};
 

@@ -69,6 +69,9 @@ pub struct Jwt {
     pub leeway_secs: u64,
     /// Verified tokens remembered per endpoint; 0 turns the cache off.
     pub cache_size: usize,
+    /// How long a provider's last good key set keeps serving once its JWKS
+    /// fetches fail; after that its tokens are refused.
+    pub max_stale_secs: u64,
 }
 
 const DEFAULTS: &str = r#"
@@ -99,6 +102,7 @@ confirm_timeout_ms = 5000
 [jwt]
 leeway_secs = 60
 cache_size = 10000
+max_stale_secs = 86400
 "#;
 
 impl Settings {
@@ -227,6 +231,10 @@ impl Settings {
 
     pub fn leeway(&self) -> Duration {
         Duration::from_secs(self.jwt.leeway_secs)
+    }
+
+    pub fn max_stale(&self) -> Duration {
+        Duration::from_secs(self.jwt.max_stale_secs)
     }
 }
 

@@ -5,7 +5,16 @@
 //! The refresher fetches on first use, then again when the `Cache-Control:
 //! max-age` runs out (bounded to 1 min – 24 h; 15 min without one). A token
 //! with an unknown `kid` asks for an early refetch, at most once per provider
-//! per 30 s. A failed fetch keeps the last good key set serving.
+//! per 30 s.
+//!
+//! What a fetch brings decides what the slot serves:
+//! - a well-formed JWKS replaces the key set, even when it holds no usable
+//!   key: that is the provider withdrawing its keys, and its tokens are
+//!   refused from then on (logged at warn, since it is rarely intended);
+//! - a failure (unreachable, non-2xx, not JSON, no `keys` array, timeout) keeps
+//!   the last good key set serving, but only for `jwt.max_stale_secs` after
+//!   the first failed fetch; after that the slot serves nothing, so the
+//!   provider's tokens are refused, and [`Keysets::stale`] names it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,7 +26,8 @@ use arc_swap::ArcSwapOption;
 use uuid::Uuid;
 
 use crate::catalog::Provider;
-use crate::jwt::jwks::{self, KeySet};
+use crate::jwt::fetch;
+use crate::jwt::KeySet;
 
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(15 * 60);
 const MIN_MAX_AGE: Duration = Duration::from_secs(60);
@@ -28,10 +38,16 @@ pub const UNKNOWN_KID_INTERVAL: Duration = Duration::from_secs(30);
 
 /// One provider's current key set, read by every guard that trusts it.
 pub struct KeysetSlot {
-    pub provider_id: Uuid,
+    provider_id: Uuid,
+    provider_name: String,
     keys: ArcSwapOption<KeySet>,
     /// The first fetch has finished (successfully or not).
     attempted: AtomicBool,
+    /// Milliseconds since `epoch` of the first fetch that failed after the
+    /// last successful one; 0 while the last fetch succeeded.
+    failing_since_ms: AtomicU64,
+    /// How long after `failing_since_ms` the last good key set still serves.
+    max_stale: Duration,
     /// Milliseconds since `epoch` of the last unknown-kid refetch request.
     last_refetch_ms: AtomicU64,
     epoch: Instant,
@@ -41,8 +57,27 @@ pub struct KeysetSlot {
 }
 
 impl KeysetSlot {
+    /// The key set to verify with; `None` before the first good fetch, and
+    /// once fetches have failed for longer than `jwt.max_stale_secs`.
     pub fn current(&self) -> Option<Arc<KeySet>> {
-        self.keys.load_full()
+        let keys = self.keys.load_full()?;
+        (!self.outage_outlasted_bound()).then_some(keys)
+    }
+
+    /// Fetches have been failing for longer than the bound.
+    fn outage_outlasted_bound(&self) -> bool {
+        let since = self.failing_since_ms.load(Ordering::Acquire);
+        since != 0 && self.now_ms().saturating_sub(since) > self.max_stale.as_millis() as u64
+    }
+
+    /// There is a last good key set, and it no longer serves.
+    fn is_stale(&self) -> bool {
+        self.keys.load().is_some() && self.outage_outlasted_bound()
+    }
+
+    /// Milliseconds since `epoch`, never 0 (0 means "unset" in the fields above).
+    fn now_ms(&self) -> u64 {
+        (self.epoch.elapsed().as_millis() as u64).max(1)
     }
 
     /// A token named a `kid` we do not know: maybe the provider rotated.
@@ -50,14 +85,14 @@ impl KeysetSlot {
     /// and only that caller waits for it (so a new key works on first use);
     /// every other caller gets `false` at once.
     pub async fn refetch_for_unknown_kid(&self) -> bool {
-        let now = self.epoch.elapsed().as_millis() as u64;
+        let now = self.now_ms();
         let last = self.last_refetch_ms.load(Ordering::Relaxed);
         if last != 0 && now.saturating_sub(last) < UNKNOWN_KID_INTERVAL.as_millis() as u64 {
             return false;
         }
         if self
             .last_refetch_ms
-            .compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
             .is_err()
         {
             return false;
@@ -78,6 +113,7 @@ impl KeysetSlot {
 pub struct Keysets {
     slots: Arc<Mutex<HashMap<Uuid, Arc<KeysetSlot>>>>,
     refresher: Addr<JwksRefresher>,
+    max_stale: Duration,
 }
 
 impl Keysets {
@@ -90,8 +126,11 @@ impl Keysets {
                 self.refresher.do_send(Track(provider.clone()));
                 Arc::new(KeysetSlot {
                     provider_id: provider.id,
+                    provider_name: provider.name.clone(),
                     keys: ArcSwapOption::empty(),
                     attempted: AtomicBool::new(false),
+                    failing_since_ms: AtomicU64::new(0),
+                    max_stale: self.max_stale,
                     last_refetch_ms: AtomicU64::new(0),
                     epoch: Instant::now(),
                     refresher: self.refresher.clone(),
@@ -110,6 +149,19 @@ impl Keysets {
         let slots = self.slots.lock().expect("keyset slots lock");
         slots.values().all(|s| s.attempted.load(Ordering::Acquire))
     }
+
+    /// The providers in use whose last good key set no longer serves: their
+    /// JWKS fetches have failed for longer than `jwt.max_stale_secs`. By name.
+    pub fn stale(&self) -> Vec<String> {
+        let slots = self.slots.lock().expect("keyset slots lock");
+        let mut stale: Vec<String> = slots
+            .values()
+            .filter(|s| s.is_stale())
+            .map(|s| s.provider_name.clone())
+            .collect();
+        stale.sort();
+        stale
+    }
 }
 
 pub struct JwksRefresher {
@@ -120,16 +172,22 @@ pub struct JwksRefresher {
 }
 
 impl JwksRefresher {
-    pub fn start() -> Keysets {
+    /// Starts the refresher; a provider's last good key set serves for at
+    /// most `max_stale` after its JWKS fetches start failing.
+    pub fn start(max_stale: Duration) -> Keysets {
         let slots = Arc::new(Mutex::new(HashMap::new()));
         let refresher = JwksRefresher {
-            client: jwks::client(),
+            client: fetch::client(),
             slots: slots.clone(),
             providers: HashMap::new(),
             timers: HashMap::new(),
         }
         .start();
-        Keysets { slots, refresher }
+        Keysets {
+            slots,
+            refresher,
+            max_stale,
+        }
     }
 
     fn slot(&self, id: Uuid) -> Option<Arc<KeysetSlot>> {
@@ -148,49 +206,76 @@ impl JwksRefresher {
             ctx.cancel_future(timer);
         }
         let client = self.client.clone();
-        let fetch = async move {
-            let url = jwks::check_url(&provider.jwks_url).map_err(|e| e.to_string())?;
-            jwks::fetch(&client, &url).await.map_err(|e| e.to_string())
+        let fetching = async move {
+            let url = fetch::check_url(&provider.jwks_url)?;
+            fetch::fetch(&client, &url).await.map_err(|e| e.to_string())
         };
-        ctx.spawn(fetch.into_actor(self).map(move |result, act, ctx| {
+        ctx.spawn(fetching.into_actor(self).map(move |result, act, ctx| {
             let Some(slot) = act.slot(id) else { return };
-            let Some(provider) = act.providers.get(&id) else { return };
+            let Some(provider) = act.providers.get(&id) else {
+                return;
+            };
             let next = match result {
-                Ok(fetched) if !fetched.keys.is_empty() => {
+                Ok(fetched) => {
                     for r in &fetched.rejected {
-                        log::debug!("JWT provider {}: skipped key {:?}: {}", provider.name, r.kid, r.reason);
+                        log::debug!("JWT provider {}: skipped key {r}", provider.name);
                     }
-                    log::info!(
-                        "JWT provider {}: {} usable keys ({} skipped)",
-                        provider.name,
-                        fetched.keys.len(),
-                        fetched.rejected.len()
-                    );
+                    if fetched.keys.is_empty() {
+                        log::warn!(
+                            "JWT provider {}: the JWKS answered with no usable key ({} unusable); \
+                             its tokens are refused until it publishes one",
+                            provider.name,
+                            fetched.rejected.len()
+                        );
+                    } else {
+                        log::info!(
+                            "JWT provider {}: {} usable keys ({} skipped)",
+                            provider.name,
+                            fetched.keys.len(),
+                            fetched.rejected.len()
+                        );
+                    }
                     slot.keys.store(Some(Arc::new(fetched.keys)));
+                    slot.failing_since_ms.store(0, Ordering::Release);
                     fetched
                         .max_age
                         .unwrap_or(DEFAULT_MAX_AGE)
                         .clamp(MIN_MAX_AGE, MAX_MAX_AGE)
                 }
-                Ok(_) => {
-                    log::warn!(
-                        "JWT provider {}: the JWKS holds no usable key; keeping the last good key set",
-                        provider.name
-                    );
-                    RETRY_AFTER_FAILURE
-                }
                 Err(e) => {
-                    log::warn!(
-                        "JWT provider {}: JWKS fetch failed ({e}); keeping the last good key set",
-                        provider.name
+                    let _ = slot.failing_since_ms.compare_exchange(
+                        0,
+                        slot.now_ms(),
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
                     );
+                    if slot.is_stale() {
+                        log::error!(
+                            "JWT provider {}: JWKS fetch failed ({e}); fetches have failed for \
+                             longer than jwt.max_stale_secs ({}s), so its tokens are refused",
+                            provider.name,
+                            slot.max_stale.as_secs()
+                        );
+                    } else {
+                        log::warn!(
+                            "JWT provider {}: JWKS fetch failed ({e}); the last good key set \
+                             (if any) keeps serving for at most jwt.max_stale_secs ({}s) \
+                             from the first failure",
+                            provider.name,
+                            slot.max_stale.as_secs()
+                        );
+                    }
                     RETRY_AFTER_FAILURE
                 }
             };
             slot.attempted.store(true, Ordering::Release);
             slot.fetched.notify_waiters();
+            // Two fetches can overlap (a scheduled one and an unknown-kid
+            // refetch); only one timer may stay, or the chains would multiply.
             let timer = ctx.run_later(next, move |act, ctx| act.fetch(id, ctx));
-            act.timers.insert(id, timer);
+            if let Some(previous) = act.timers.insert(id, timer) {
+                ctx.cancel_future(previous);
+            }
         }));
     }
 }

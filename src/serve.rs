@@ -40,7 +40,7 @@ async fn serve(settings: Settings, amqp_runtime: tokio::runtime::Handle) -> anyh
     let listen = settings.listen_addr()?;
     let pool = store::pool(&settings.database.url, settings.database.pool_size);
     let current = Arc::new(Current::empty());
-    let keysets = JwksRefresher::start();
+    let keysets = JwksRefresher::start(settings.max_stale());
     KeyRegistry::new(
         settings.database.url.clone(),
         current.clone(),

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use crate::jwt::jwks::KeySet;
+use crate::jwt::KeySet;
 
 pub type TokenDigest = [u8; 32];
 

@@ -31,8 +31,12 @@ fn rs(alg: &str, kid: &str, claims: &Value) -> String {
 /// A daemon with workspace acme, notification acme/clicks secured by
 /// provider `auth` (audience and issuer set), origin https://app.acme.test.
 async fn jwt_world(keys: Vec<Value>) -> (TestEnv, JwksServer, Daemon) {
+    jwt_world_in(TestEnv::new(), keys).await
+}
+
+/// [`jwt_world`] in an environment the test has configured.
+async fn jwt_world_in(env: TestEnv, keys: Vec<Value>) -> (TestEnv, JwksServer, Daemon) {
     let jwks = JwksServer::start(keys).await;
-    let env = TestEnv::new();
     env.cli_ok(&["workspace", "create", "acme"]);
     env.cli_ok(&["notification", "create", "acme/clicks"]);
     env.cli_ok(&[
@@ -426,13 +430,18 @@ async fn provider_add_checks_the_jwks_before_saving() {
     let closed = format!("http://127.0.0.1:{}/jwks.json", free_port());
     for (name, url, why) in [
         ("unusable", empty.url.as_str(), "usable"),
-        ("unreachable", closed.as_str(), ""),
+        ("unreachable", closed.as_str(), "no answer from"),
         ("not-https", "http://example.com/jwks.json", "https"),
     ] {
         let out = env.cli(&["provider", "add", "--name", name, "--jwks-url", url]);
         assert!(!out.status.success(), "{name} was accepted");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(why), "{name}: {stderr}");
+        // The check's detail is on stdout, the refusal on stderr.
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(said.contains(why), "{name}: {said}");
     }
     let down = JwksServer::start(vec![]).await;
     down.set_down(true);
@@ -525,5 +534,96 @@ async fn a_cached_token_is_never_accepted_past_its_exp() {
     }
     tokio::time::sleep(Duration::from_millis(3100)).await;
     assert_problem(post(&url, &t, "{}").await, 401, "expired_token").await;
+    assert_eq!(env.take(10, WAIT).await.len(), 3);
+}
+
+/// `/readyz`: its status and its body.
+async fn readyz(env: &TestEnv) -> (u16, Value) {
+    let r = reqwest::get(env.url("/readyz")).await.unwrap();
+    let status = r.status().as_u16();
+    (
+        status,
+        serde_json::from_str(&r.text().await.unwrap()).unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_that_withdraws_its_keys_has_its_tokens_refused() {
+    // Withdrawn two ways: an empty keys array, and only keys eventward cannot use.
+    let hmac_only = vec![
+        json!({"kty": "oct", "kid": "k", "alg": "HS256", "k": b64(b"0123456789abcdef0123456789abcdef")}),
+    ];
+    for withdrawn in [vec![], hmac_only] {
+        let (env, jwks, _daemon) = jwt_world(vec![provider_rsa().jwk("k", Some("RS256"))]).await;
+        let url = env.url("/v1/events/acme/clicks");
+        let t = rs("RS256", "k", &claims());
+        assert_eq!(post(&url, &t, "{}").await.status(), 202);
+        let fetches = jwks.hits();
+
+        jwks.set_keys(withdrawn.clone());
+        // A token with an unknown kid makes the daemon refetch: the provider's
+        // answer replaces the key set, though it holds no usable key.
+        assert_problem(
+            post(&url, &rs("RS256", "other", &claims()), "{}").await,
+            401,
+            "unknown_key_id",
+        )
+        .await;
+        assert_eq!(jwks.hits(), fetches + 1, "{withdrawn:?}");
+        // The token that was accepted (and cached) a moment ago is refused now.
+        assert_problem(post(&url, &t, "{}").await, 401, "unknown_key_id").await;
+        // That is the provider's answer, not an outage: nothing is stale.
+        let (status, body) = readyz(&env).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["stale_jwt_providers"], json!([]), "{body}");
+        assert_eq!(env.take(10, Duration::from_secs(1)).await.len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_longer_than_max_stale_refuses_the_providers_tokens_until_it_ends() {
+    let mut env = TestEnv::new();
+    env.set("EVENTWARD_JWT__MAX_STALE_SECS", "2");
+    let (env, jwks, _daemon) =
+        jwt_world_in(env, vec![provider_rsa().jwk("k", Some("RS256"))]).await;
+    let url = env.url("/v1/events/acme/clicks");
+    let t = rs("RS256", "k", &claims());
+    assert_eq!(post(&url, &t, "{}").await.status(), 202);
+
+    // The provider goes down; an unknown kid makes the first fetch fail.
+    jwks.set_down(true);
+    let fetches = jwks.hits();
+    assert_problem(
+        post(&url, &rs("RS256", "other", &claims()), "{}").await,
+        401,
+        "unknown_key_id",
+    )
+    .await;
+    assert_eq!(jwks.hits(), fetches + 1);
+    // Within the bound the last good keys keep serving.
+    assert_eq!(post(&url, &t, "{}").await.status(), 202);
+    let (_, body) = readyz(&env).await;
+    assert_eq!(body["stale_jwt_providers"], json!([]), "{body}");
+
+    // Past it, the provider's tokens are refused, even the cached one, and
+    // /readyz names the provider while the daemon stays ready.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_problem(post(&url, &t, "{}").await, 401, "unknown_key_id").await;
+    let (status, body) = readyz(&env).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["stale_jwt_providers"], json!(["auth"]), "{body}");
+
+    // The provider comes back: the retry after the failed fetch (30 s) brings
+    // the keys back, and the provider is no longer stale.
+    jwks.set_down(false);
+    eventually(
+        Duration::from_secs(40),
+        "the provider's keys never came back",
+        || async { post(&url, &t, "{}").await.status() == 202 },
+    )
+    .await;
+    let (_, body) = readyz(&env).await;
+    assert_eq!(body["stale_jwt_providers"], json!([]), "{body}");
     assert_eq!(env.take(10, WAIT).await.len(), 3);
 }

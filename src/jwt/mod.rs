@@ -4,10 +4,11 @@
 //! module is where it is enforced, so that the HTTP layer only maps a
 //! [`Refusal`] to a problem response:
 //!
-//! - keys come *only* from the provider's JWKS, fetched from a URL an operator
-//!   configured ([`jwks`]). Headers that name a key or a key location (`jwk`,
-//!   `jku`, `x5u`, `x5c`) are ignored, because honouring them lets whoever
-//!   writes the token choose the key that checks it;
+//! - keys come *only* from the provider's JWKS, fetched ([`fetch`]) from a URL
+//!   an operator configured and read entry by entry ([`keyset`]). Headers that
+//!   name a key or a key location (`jwk`, `jku`, `x5u`, `x5c`) are ignored,
+//!   because honouring them lets whoever writes the token choose the key that
+//!   checks it;
 //! - only asymmetric algorithms are accepted (RS*, PS*, ES256/384), and the
 //!   algorithm must fit the selected key, so a public RSA key can never be
 //!   turned into an HMAC secret (key confusion) and `none` never passes;
@@ -17,30 +18,69 @@
 //!
 //! Nothing here panics on untrusted input; `fuzz/` exercises that claim.
 
-pub mod jwks;
+pub mod fetch;
+pub mod keyset;
 mod verify;
 
 #[cfg(test)]
 #[path = "../../tests/common/jwt_kit.rs"]
 mod testkit;
 
+pub use keyset::KeySet;
 pub use verify::{peek_header, verify, Header, Refusal, Rules, Verified};
 
 use biscuit::jwa::SignatureAlgorithm;
 
 /// The algorithms the contract accepts, and nothing else: the one list both
-/// the JWKS check (a key's `alg`) and token verification (a header's `alg`) use.
-fn accepted_algorithm(alg: &str) -> Option<SignatureAlgorithm> {
+/// the JWKS check (a key's `alg`) and token verification (a header's `alg`)
+/// use, and that refusals quote.
+const ACCEPTED_ALGORITHMS: [(&str, SignatureAlgorithm); 8] = {
     use SignatureAlgorithm::*;
-    Some(match alg {
-        "RS256" => RS256,
-        "RS384" => RS384,
-        "RS512" => RS512,
-        "PS256" => PS256,
-        "PS384" => PS384,
-        "PS512" => PS512,
-        "ES256" => ES256,
-        "ES384" => ES384,
-        _ => return Option::None, // (`None` alone is SignatureAlgorithm::None here)
-    })
+    [
+        ("RS256", RS256),
+        ("RS384", RS384),
+        ("RS512", RS512),
+        ("PS256", PS256),
+        ("PS384", PS384),
+        ("PS512", PS512),
+        ("ES256", ES256),
+        ("ES384", ES384),
+    ]
+};
+
+/// `alg` (a JWK's or a token header's), when it is one the contract accepts.
+fn accepted_algorithm(alg: &str) -> Option<SignatureAlgorithm> {
+    ACCEPTED_ALGORITHMS
+        .iter()
+        .find(|(name, _)| *name == alg)
+        .map(|&(_, alg)| alg)
+}
+
+/// "RS256, RS384, …": the accepted algorithms, for messages.
+fn accepted_algorithm_names() -> String {
+    let names: Vec<&str> = ACCEPTED_ALGORITHMS.iter().map(|&(name, _)| name).collect();
+    names.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_accepted_algorithms_are_the_contracts_and_only_those() {
+        assert_eq!(
+            accepted_algorithm_names(),
+            "RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384"
+        );
+        for (name, alg) in ACCEPTED_ALGORITHMS {
+            assert_eq!(accepted_algorithm(name), Some(alg));
+            // Messages name algorithms by their Debug form, which is the JOSE name.
+            assert_eq!(format!("{alg:?}"), name);
+        }
+        for refused in [
+            "none", "None", "HS256", "HS384", "HS512", "ES512", "EdDSA", "rs256", "",
+        ] {
+            assert_eq!(accepted_algorithm(refused), None, "{refused}");
+        }
+    }
 }

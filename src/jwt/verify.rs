@@ -23,12 +23,11 @@ use biscuit::jws::Compact;
 use biscuit::{CompactPart, Empty};
 use serde_json::{Map, Value};
 
-use super::jwks::{Key, KeySet};
+use super::accepted_algorithm_names;
+use super::keyset::{Key, KeySet};
 
 /// Larger tokens are refused before any decoding; real ones are well under 2 KiB.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
-
-const ACCEPTED_ALGORITHMS: &str = "RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384";
 
 /// 9999-12-31T23:59:59Z. Dates past it are refused, so `expires_at` always
 /// converts to a calendar date.
@@ -111,14 +110,16 @@ impl Refusal {
             Refusal::UnsupportedAlgorithm(alg) if matches!(&**alg, "HS256" | "HS384" | "HS512") => {
                 format!(
                     "shared-secret algorithms such as {} are never accepted; \
-                     tokens must be signed with one of {ACCEPTED_ALGORITHMS}",
-                    quoted(alg)
+                     tokens must be signed with one of {}",
+                    quoted(alg),
+                    accepted_algorithm_names()
                 )
             }
             Refusal::UnsupportedAlgorithm(alg) => format!(
                 "the algorithm {} is not accepted; \
-                 tokens must be signed with one of {ACCEPTED_ALGORITHMS}",
-                quoted(alg)
+                 tokens must be signed with one of {}",
+                quoted(alg),
+                accepted_algorithm_names()
             ),
             Refusal::UnknownKeyId(kid) if kid.is_empty() => {
                 "the token has no kid, and the provider does not have exactly one key \
