@@ -58,11 +58,11 @@ pub struct ApiKey {
 
 /// Every API key eventward issued, by the SHA-256 of the key.
 #[derive(Debug, Default)]
-pub struct KeyTable {
+pub struct ApiKeyTable {
     by_hash: HashMap<KeyHash, ApiKey>,
 }
 
-impl KeyTable {
+impl ApiKeyTable {
     pub fn get(&self, hash: &KeyHash) -> Option<&ApiKey> {
         self.by_hash.get(hash)
     }
@@ -106,7 +106,7 @@ pub struct Endpoint {
 }
 
 pub struct Catalog {
-    pub keys: KeyTable,
+    pub api_keys: ApiKeyTable,
     pub endpoints: Vec<Endpoint>,
     pub providers: Vec<Arc<Provider>>,
 }
@@ -127,10 +127,10 @@ impl Catalog {
                 },
             );
         })?;
-        Ok(Catalog::build(KeyTable { by_hash }, rows))
+        Ok(Catalog::build(ApiKeyTable { by_hash }, rows))
     }
 
-    fn build(keys: KeyTable, rows: CatalogRows) -> Catalog {
+    fn build(keys: ApiKeyTable, rows: CatalogRows) -> Catalog {
         let providers: Vec<Arc<Provider>> = rows
             .providers
             .into_iter()
@@ -181,7 +181,7 @@ impl Catalog {
             )
             .collect();
         Catalog {
-            keys,
+            api_keys: keys,
             endpoints,
             providers,
         }

@@ -165,7 +165,8 @@ impl Settings {
             ("database.migration_url", &self.database.migration_url),
         ] {
             let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
-            if !postgres && !(key == "database.migration_url" && url.is_empty()) {
+            let unset = key == "database.migration_url" && url.is_empty();
+            if !(postgres || unset) {
                 bail!("{key} must be a postgres:// URL");
             }
         }

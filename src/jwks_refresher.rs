@@ -1,7 +1,7 @@
 //! The JwksRefresher actor: keeps every JWT provider's key set fresh in the
 //! background, so verification never waits on the network.
 //!
-//! Each provider in use has a [`KeysetSlot`] that endpoints' guards read.
+//! Each provider in use has a [`JwksSlot`] that endpoints' guards read.
 //! The refresher fetches on first use, then again when the `Cache-Control:
 //! max-age` runs out (bounded to 1 min – 24 h; 15 min without one). A token
 //! with an unknown `kid` asks for an early refetch, at most once per provider
@@ -14,7 +14,7 @@
 //! - a failure (unreachable, non-2xx, not JSON, no `keys` array, timeout) keeps
 //!   the last good key set serving, but only for `jwt.max_stale_secs` after
 //!   the first failed fetch; after that the slot serves nothing, so the
-//!   provider's tokens are refused, and [`Keysets::stale`] names it.
+//!   provider's tokens are refused, and [`JwksSlots::stale`] names it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -37,10 +37,10 @@ const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
 pub const UNKNOWN_KID_INTERVAL: Duration = Duration::from_secs(30);
 
 /// One provider's current key set, read by every guard that trusts it.
-pub struct KeysetSlot {
+pub struct JwksSlot {
     provider_id: Uuid,
     provider_name: String,
-    keys: ArcSwapOption<KeySet>,
+    jwks: ArcSwapOption<KeySet>,
     /// The first fetch has finished (successfully or not).
     attempted: AtomicBool,
     /// Milliseconds since `epoch` of the first fetch that failed after the
@@ -56,11 +56,11 @@ pub struct KeysetSlot {
     fetched: tokio::sync::Notify,
 }
 
-impl KeysetSlot {
+impl JwksSlot {
     /// The key set to verify with; `None` before the first good fetch, and
     /// once fetches have failed for longer than `jwt.max_stale_secs`.
     pub fn current(&self) -> Option<Arc<KeySet>> {
-        let keys = self.keys.load_full()?;
+        let keys = self.jwks.load_full()?;
         (!self.outage_outlasted_bound()).then_some(keys)
     }
 
@@ -72,7 +72,7 @@ impl KeysetSlot {
 
     /// There is a last good key set, and it no longer serves.
     fn is_stale(&self) -> bool {
-        self.keys.load().is_some() && self.outage_outlasted_bound()
+        self.jwks.load().is_some() && self.outage_outlasted_bound()
     }
 
     /// Milliseconds since `epoch`, never 0 (0 means "unset" in the fields above).
@@ -110,24 +110,24 @@ impl KeysetSlot {
 
 /// The handle Authenticators use to find a provider's slot.
 #[derive(Clone)]
-pub struct Keysets {
-    slots: Arc<Mutex<HashMap<Uuid, Arc<KeysetSlot>>>>,
+pub struct JwksSlots {
+    slots: Arc<Mutex<HashMap<Uuid, Arc<JwksSlot>>>>,
     refresher: Addr<JwksRefresher>,
     max_stale: Duration,
 }
 
-impl Keysets {
+impl JwksSlots {
     /// The slot for `provider`, created (and its first fetch started) on first use.
-    pub fn slot(&self, provider: &Arc<Provider>) -> Arc<KeysetSlot> {
+    pub fn slot(&self, provider: &Arc<Provider>) -> Arc<JwksSlot> {
         let mut slots = self.slots.lock().expect("keyset slots lock");
         slots
             .entry(provider.id)
             .or_insert_with(|| {
                 self.refresher.do_send(Track(provider.clone()));
-                Arc::new(KeysetSlot {
+                Arc::new(JwksSlot {
                     provider_id: provider.id,
                     provider_name: provider.name.clone(),
-                    keys: ArcSwapOption::empty(),
+                    jwks: ArcSwapOption::empty(),
                     attempted: AtomicBool::new(false),
                     failing_since_ms: AtomicU64::new(0),
                     max_stale: self.max_stale,
@@ -140,7 +140,7 @@ impl Keysets {
             .clone()
     }
 
-    pub fn providers(&self) -> &Addr<JwksRefresher> {
+    pub fn refresher(&self) -> &Addr<JwksRefresher> {
         &self.refresher
     }
 
@@ -166,7 +166,7 @@ impl Keysets {
 
 pub struct JwksRefresher {
     client: reqwest::Client,
-    slots: Arc<Mutex<HashMap<Uuid, Arc<KeysetSlot>>>>,
+    slots: Arc<Mutex<HashMap<Uuid, Arc<JwksSlot>>>>,
     providers: HashMap<Uuid, Arc<Provider>>,
     timers: HashMap<Uuid, SpawnHandle>,
 }
@@ -174,7 +174,7 @@ pub struct JwksRefresher {
 impl JwksRefresher {
     /// Starts the refresher; a provider's last good key set serves for at
     /// most `max_stale` after its JWKS fetches start failing.
-    pub fn start(max_stale: Duration) -> Keysets {
+    pub fn start(max_stale: Duration) -> JwksSlots {
         let slots = Arc::new(Mutex::new(HashMap::new()));
         let refresher = JwksRefresher {
             client: fetch::client(),
@@ -183,14 +183,14 @@ impl JwksRefresher {
             timers: HashMap::new(),
         }
         .start();
-        Keysets {
+        JwksSlots {
             slots,
             refresher,
             max_stale,
         }
     }
 
-    fn slot(&self, id: Uuid) -> Option<Arc<KeysetSlot>> {
+    fn slot(&self, id: Uuid) -> Option<Arc<JwksSlot>> {
         self.slots
             .lock()
             .expect("keyset slots lock")
@@ -235,7 +235,7 @@ impl JwksRefresher {
                             fetched.rejected.len()
                         );
                     }
-                    slot.keys.store(Some(Arc::new(fetched.keys)));
+                    slot.jwks.store(Some(Arc::new(fetched.keys)));
                     slot.failing_since_ms.store(0, Ordering::Release);
                     fetched
                         .max_age

@@ -22,8 +22,8 @@ use futures_util::FutureExt;
 use uuid::Uuid;
 
 use crate::authenticator::{Authenticator, Guard, JwtOptions, Reconfigure, Retire};
-use crate::catalog::{Catalog, Endpoint};
-use crate::jwks_refresher::{Keysets, Providers};
+use crate::catalog::{ApiKeyTable, Catalog, Endpoint};
+use crate::jwks_refresher::{JwksSlots, Providers};
 use crate::snapshot::{Current, Routes, Snapshot};
 use crate::store;
 
@@ -31,7 +31,7 @@ pub struct KeyRegistry {
     database_url: String,
     current: Arc<Current>,
     version: u64,
-    keysets: Keysets,
+    jwks_slots: JwksSlots,
     jwt: JwtOptions,
     pool: store::Pool,
     reload_every: Duration,
@@ -43,7 +43,7 @@ impl KeyRegistry {
     pub fn new(
         database_url: String,
         current: Arc<Current>,
-        keysets: Keysets,
+        jwks_slots: JwksSlots,
         jwt: JwtOptions,
         pool: store::Pool,
         reload_every: Duration,
@@ -52,7 +52,7 @@ impl KeyRegistry {
             database_url,
             current,
             version: 0,
-            keysets,
+            jwks_slots,
             jwt,
             pool,
             reload_every,
@@ -61,7 +61,12 @@ impl KeyRegistry {
     }
 
     fn start_authenticator(&self, endpoint: Endpoint) -> (Addr<Authenticator>, Arc<Guard>) {
-        Authenticator::start(endpoint, self.keysets.clone(), self.jwt, self.pool.clone())
+        Authenticator::start(
+            endpoint,
+            self.jwks_slots.clone(),
+            self.jwt,
+            self.pool.clone(),
+        )
     }
 
     /// Brings the Authenticators in line with the new catalog (an endpoint
@@ -69,8 +74,8 @@ impl KeyRegistry {
     /// then publishes one snapshot of the whole catalog. No further catalog is
     /// applied until this one is published (`ctx.wait`).
     fn apply(&mut self, catalog: Catalog, ctx: &mut Context<Self>) {
-        self.keysets
-            .providers()
+        self.jwks_slots
+            .refresher()
             .do_send(Providers(catalog.providers.clone()));
         let mut kept = HashMap::with_capacity(catalog.endpoints.len());
         let mut rebuilt = Vec::new();
@@ -93,7 +98,7 @@ impl KeyRegistry {
         for (addr, _) in self.authenticators.values() {
             addr.do_send(Retire);
         }
-        let keys = Arc::new(catalog.keys);
+        let api_keys = Arc::new(catalog.api_keys);
         ctx.wait(
             futures_util::future::join_all(rebuilt)
                 .into_actor(self)
@@ -106,12 +111,12 @@ impl KeyRegistry {
                         kept.insert(entry.1.endpoint.id, entry);
                     }
                     act.authenticators = kept;
-                    act.publish(keys);
+                    act.publish(api_keys);
                 }),
         );
     }
 
-    fn publish(&mut self, keys: Arc<crate::catalog::KeyTable>) {
+    fn publish(&mut self, api_keys: Arc<ApiKeyTable>) {
         let mut routes = Routes::new();
         for (_, guard) in self.authenticators.values() {
             routes
@@ -120,8 +125,11 @@ impl KeyRegistry {
                 .insert(guard.endpoint.notification.clone(), guard.clone());
         }
         self.version += 1;
-        self.current
-            .store(Some(Arc::new(Snapshot::new(self.version, routes, keys))));
+        self.current.store(Some(Arc::new(Snapshot::new(
+            self.version,
+            routes,
+            api_keys,
+        ))));
     }
 }
 
@@ -184,11 +192,11 @@ fn load_forever(url: String, registry: Addr<KeyRegistry>, reload_every: Duration
                         log::debug!(
                             "catalog loaded in {:?}: {} API keys, {} endpoints, {} JWT providers",
                             started.elapsed(),
-                            catalog.keys.len(),
+                            catalog.api_keys.len(),
                             catalog.endpoints.len(),
                             catalog.providers.len()
                         );
-                        expected_keys = catalog.keys.len();
+                        expected_keys = catalog.api_keys.len();
                         registry.do_send(Loaded(catalog));
                     }
                     Err(e) => {

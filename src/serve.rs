@@ -40,11 +40,11 @@ async fn serve(settings: Settings, amqp_runtime: tokio::runtime::Handle) -> anyh
     let listen = settings.listen_addr()?;
     let pool = store::pool(&settings.database.url, settings.database.pool_size);
     let current = Arc::new(Current::empty());
-    let keysets = JwksRefresher::start(settings.max_stale());
+    let jwks_slots = JwksRefresher::start(settings.max_stale());
     KeyRegistry::new(
         settings.database.url.clone(),
         current.clone(),
-        keysets.clone(),
+        jwks_slots.clone(),
         JwtOptions {
             leeway: settings.leeway(),
             cache_size: settings.jwt.cache_size,
@@ -62,7 +62,7 @@ async fn serve(settings: Settings, amqp_runtime: tokio::runtime::Handle) -> anyh
         current,
         publisher: publisher.clone(),
         pool: pool.clone(),
-        keysets,
+        jwks_slots,
         limits: http::Limits {
             max_body_bytes: settings.http.max_body_bytes,
             max_batch_bytes: settings.http.max_batch_bytes,

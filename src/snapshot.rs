@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 
 use crate::authenticator::Guard;
-use crate::catalog::KeyTable;
+use crate::catalog::ApiKeyTable;
 
 /// `workspace -> notification -> guard`, nested so a lookup borrows the path
 /// segments instead of allocating a key.
@@ -21,15 +21,15 @@ pub struct Snapshot {
     pub version: u64,
     routes: Routes,
     /// Every API key eventward issued; shared by every guard of this version.
-    pub keys: Arc<KeyTable>,
+    pub api_keys: Arc<ApiKeyTable>,
 }
 
 impl Snapshot {
-    pub fn new(version: u64, routes: Routes, keys: Arc<KeyTable>) -> Snapshot {
+    pub fn new(version: u64, routes: Routes, api_keys: Arc<ApiKeyTable>) -> Snapshot {
         Snapshot {
             version,
             routes,
-            keys,
+            api_keys,
         }
     }
 

@@ -29,7 +29,7 @@ struct Entry<V> {
     expires_at: i64,
     /// Index of the provider in the guard's list, and the key set that verified it.
     provider: usize,
-    keys: Arc<KeySet>,
+    jwks: Arc<KeySet>,
 }
 
 /// Remembers what verifying a token yielded (`V`, the sender).
@@ -61,7 +61,7 @@ impl<V: Clone> TokenCache<V> {
         let entries = self.entries.lock().expect("token cache lock");
         let entry = entries.get(digest)?;
         let current = current_keys(entry.provider)?;
-        (now < entry.expires_at && Arc::ptr_eq(&current, &entry.keys)).then(|| entry.value.clone())
+        (now < entry.expires_at && Arc::ptr_eq(&current, &entry.jwks)).then(|| entry.value.clone())
     }
 
     pub fn insert(
@@ -70,7 +70,7 @@ impl<V: Clone> TokenCache<V> {
         value: V,
         expires_at: i64,
         provider: usize,
-        keys: Arc<KeySet>,
+        jwks: Arc<KeySet>,
     ) {
         if self.capacity == 0 {
             return;
@@ -85,7 +85,7 @@ impl<V: Clone> TokenCache<V> {
                 value,
                 expires_at,
                 provider,
-                keys,
+                jwks,
             },
         );
     }

@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use super::usage::Usage;
 use super::{Authenticator, UnknownKid};
 use crate::apikey;
-use crate::catalog::{AuthMethod, Endpoint, KeyTable, Provider, Security};
-use crate::jwks_refresher::{KeysetSlot, Keysets};
+use crate::catalog::{ApiKeyTable, AuthMethod, Endpoint, Provider, Security};
+use crate::jwks_refresher::{JwksSlot, JwksSlots};
 use crate::jwt;
 use crate::problem::{Code, Problem};
 use crate::token_cache::{self, TokenCache};
@@ -43,7 +43,7 @@ pub struct Principal {
 pub struct TrustedProvider {
     pub provider: Arc<Provider>,
     pub rules: jwt::Rules,
-    pub keys: Arc<KeysetSlot>,
+    pub jwks: Arc<JwksSlot>,
 }
 
 /// What a JWT endpoint holds beyond its catalog entry.
@@ -123,11 +123,11 @@ impl Guard {
     pub async fn authenticate(
         &self,
         credential: &Credential<'_>,
-        keys: &KeyTable,
+        api_keys: &ApiKeyTable,
     ) -> Result<Principal, Problem> {
-        match self.decide(credential, keys, Utc::now()) {
+        match self.decide(credential, api_keys, Utc::now()) {
             Err(p) if p.code == Code::UnknownKeyId && self.refetch.refetch().await => {
-                self.decide(credential, keys, Utc::now())
+                self.decide(credential, api_keys, Utc::now())
             }
             decided => decided,
         }
@@ -136,11 +136,11 @@ impl Guard {
     pub fn decide(
         &self,
         credential: &Credential<'_>,
-        keys: &KeyTable,
+        api_keys: &ApiKeyTable,
         now: DateTime<Utc>,
     ) -> Result<Principal, Problem> {
         match credential {
-            Credential::ApiKey(key) => self.api_key(key, keys, now),
+            Credential::ApiKey(key) => self.api_key(key, api_keys, now),
             Credential::Token(token) => self.token(token),
         }
     }
@@ -148,7 +148,7 @@ impl Guard {
     fn api_key(
         &self,
         key: &str,
-        keys: &KeyTable,
+        api_keys: &ApiKeyTable,
         now: DateTime<Utc>,
     ) -> Result<Principal, Problem> {
         // The checksum refuses made-up and mistyped keys before any hashing or lookup.
@@ -158,7 +158,7 @@ impl Guard {
                 "not an eventward API key: expected evw_ followed by 46 letters and digits with a valid checksum",
             ));
         }
-        let Some(found) = keys.get(&apikey::hash(key)) else {
+        let Some(found) = api_keys.get(&apikey::hash(key)) else {
             return Err(Problem::new(Code::InvalidApiKey, "unknown API key"));
         };
         if found.revoked_at.is_some_and(|t| t <= now) {
@@ -235,7 +235,7 @@ impl Guard {
 /// Builds an endpoint's guard; `usage` carries over from the guard it replaces.
 pub(super) fn build(
     endpoint: Endpoint,
-    keysets: &Keysets,
+    jwks_slots: &JwksSlots,
     options: JwtOptions,
     usage: Arc<Usage>,
     refetch: RefetchGate,
@@ -250,7 +250,7 @@ pub(super) fn build(
                         issuer: p.issuer.clone(),
                         leeway: options.leeway,
                     },
-                    keys: keysets.slot(p),
+                    jwks: jwks_slots.slot(p),
                     provider: p.clone(),
                 })
                 .collect(),
@@ -276,14 +276,14 @@ fn verify_token(token: &str, trust: &JwtTrust) -> Result<Principal, Problem> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     let digest = token_cache::digest(token);
-    let current = |provider: usize| trust.providers.get(provider)?.keys.current();
+    let current = |provider: usize| trust.providers.get(provider)?.jwks.current();
     if let Some(principal) = trust.verified.get(&digest, now_secs, current) {
         return Ok(principal);
     }
     let header = jwt::peek_header(token)?;
     let mut first_refusal = None;
     for (index, trusted) in trust.providers.iter().enumerate() {
-        let Some(keys) = trusted.keys.current() else {
+        let Some(keys) = trusted.jwks.current() else {
             continue;
         };
         match jwt::verify(token, &header, &keys, &trusted.rules, now) {

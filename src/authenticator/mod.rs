@@ -27,7 +27,7 @@ pub use guard::{Credential, Guard, JwtOptions, Principal, TrustedProvider, UNKNO
 use usage::{Outcomes, Usage};
 
 use crate::catalog::{Endpoint, Security};
-use crate::jwks_refresher::Keysets;
+use crate::jwks_refresher::JwksSlots;
 use crate::store;
 
 /// How often an endpoint writes its API keys' last use.
@@ -35,7 +35,7 @@ pub const USAGE_FLUSH: Duration = Duration::from_secs(60);
 
 pub struct Authenticator {
     guard: Arc<Guard>,
-    keysets: Keysets,
+    jwks_slots: JwksSlots,
     options: JwtOptions,
     outcomes: Arc<Outcomes>,
     pool: store::Pool,
@@ -48,7 +48,7 @@ impl Authenticator {
     /// so the endpoint is routable the moment the registry publishes it.
     pub fn start(
         endpoint: Endpoint,
-        keysets: Keysets,
+        jwks_slots: JwksSlots,
         options: JwtOptions,
         pool: store::Pool,
     ) -> (Addr<Authenticator>, Arc<Guard>) {
@@ -58,7 +58,7 @@ impl Authenticator {
             let usage = usage_for(&outcomes, &endpoint.security);
             let guard = Arc::new(guard::build(
                 endpoint,
-                &keysets,
+                &jwks_slots,
                 options,
                 Arc::new(usage),
                 guard::RefetchGate::new(ctx.address().downgrade()),
@@ -66,7 +66,7 @@ impl Authenticator {
             first = Some(guard.clone());
             Authenticator {
                 guard,
-                keysets,
+                jwks_slots,
                 options,
                 outcomes,
                 pool,
@@ -81,7 +81,7 @@ impl Authenticator {
         let usage = usage_for(&self.outcomes, &endpoint.security);
         self.guard = Arc::new(guard::build(
             endpoint,
-            &self.keysets,
+            &self.jwks_slots,
             self.options,
             Arc::new(usage),
             guard::RefetchGate::new(me),
@@ -174,7 +174,7 @@ impl Handler<UnknownKid> for Authenticator {
             .guard
             .jwt
             .iter()
-            .flat_map(|trust| trust.providers.iter().map(|p| p.keys.clone()))
+            .flat_map(|trust| trust.providers.iter().map(|p| p.jwks.clone()))
             .collect();
         Box::pin(async move {
             let refetches = slots.iter().map(|slot| slot.refetch_for_unknown_kid());

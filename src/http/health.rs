@@ -16,11 +16,11 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let catalog = state.current.load().is_some();
     let broker = state.publisher.is_ready();
-    let jwks = state.keysets.ready();
+    let jwks = state.jwks_slots.ready();
     let body = json!({
         "status": if catalog && broker && jwks { "ready" } else { "not_ready" },
         "checks": { "catalog": catalog, "broker": broker, "jwks": jwks },
-        "stale_jwt_providers": state.keysets.stale(),
+        "stale_jwt_providers": state.jwks_slots.stale(),
     });
     if catalog && broker && jwks {
         HttpResponse::Ok().json(body)

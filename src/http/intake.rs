@@ -142,7 +142,7 @@ async fn accept(
 ) -> Result<HttpResponse, Problem> {
     request::refuse_query_credentials(req.query_string())?;
     let credential = request::credential(req.headers())?;
-    let principal = guard.authenticate(&credential, &snapshot.keys).await?;
+    let principal = guard.authenticate(&credential, &snapshot.api_keys).await?;
 
     request::check_content_type(req.headers())?;
     let limit = match kind {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::jwks_refresher::Keysets;
+use crate::jwks_refresher::JwksSlots;
 use crate::problem::{Code, Problem};
 use crate::publisher::Publisher;
 use crate::snapshot::Current;
@@ -20,7 +20,7 @@ pub struct AppState {
     pub current: Arc<Current>,
     pub publisher: Publisher,
     pub pool: Pool,
-    pub keysets: Keysets,
+    pub jwks_slots: JwksSlots,
     pub limits: Limits,
 }
 
