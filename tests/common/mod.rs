@@ -91,7 +91,8 @@ impl TestEnv {
         self.extra_env.push((key.to_string(), value.to_string()));
     }
 
-    fn command(&self) -> Command {
+    /// The `eventward` command with this environment's settings.
+    pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_eventward"));
         for (k, _) in std::env::vars() {
             if k.starts_with("EVENTWARD_") {
