@@ -150,7 +150,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Serve = cli.command {
         return crate::serve::run(settings);
     }
-    let mut conn = store::connect(&settings.database.url)?;
+    // `migrate` may run as the schema owner; everything else as the daemon's role.
+    let url = match cli.command {
+        Command::Migrate => settings.migration_url(),
+        _ => &settings.database.url,
+    };
+    let mut conn = store::connect(url)?;
     let out = Out { json: cli.json };
     match cli.command {
         Command::Serve => unreachable!("handled above"),

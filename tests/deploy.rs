@@ -10,7 +10,9 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 
 fn sql(url: &str, statements: &str) {
     let mut conn = PgConnection::establish(url).unwrap();
-    diesel::sql_query(statements).execute(&mut conn).unwrap();
+    for statement in statements.split(';').filter(|s| !s.trim().is_empty()) {
+        diesel::sql_query(statement).execute(&mut conn).unwrap();
+    }
 }
 
 fn ok(out: Output) -> String {
