@@ -13,7 +13,6 @@ use anyhow::Context;
 use crate::authenticator::JwtOptions;
 use crate::config::Settings;
 use crate::http::{self, AppState};
-use crate::idempotency;
 use crate::jwks_refresher::JwksRefresher;
 use crate::publisher::Publisher;
 use crate::registry::{KeyRegistry, Shared};
@@ -102,11 +101,7 @@ async fn purge_idempotency_records(pool: store::Pool) {
     loop {
         every.tick().await;
         let pool = pool.clone();
-        let purged = web::block(move || {
-            let mut conn = pool.get()?;
-            idempotency::purge_expired(&mut conn)
-        })
-        .await;
+        let purged = web::block(move || store::idempotency::purge_expired(&pool)).await;
         match purged {
             Ok(Ok(n)) if n > 0 => log::info!("purged {n} expired Idempotency-Key records"),
             Ok(Ok(_)) => {}

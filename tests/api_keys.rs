@@ -457,6 +457,83 @@ async fn roll_revoke_and_expiry_reach_a_running_daemon() {
     );
 }
 
+/// Contract: a repeat "by the same sender" replays; "one sender's keys never
+/// affect another's". Two API keys open one notification.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idempotency_key_belongs_to_its_sender() {
+    let env = TestEnv::new();
+    let (alice_id, alice) = env.secured_notification("orders");
+    let (bob_id, bob) = env.create_key("bob");
+    env.cli_ok(&[
+        "notification",
+        "secure",
+        "acme/orders",
+        "--api-key",
+        "orders-key",
+        "bob",
+    ]);
+    let _daemon = env.serve().await;
+    let url = env.url("/v1/events/acme/orders");
+    let send = |key: &str, body: &'static str, idem: &'static str| {
+        reqwest::Client::new()
+            .post(&url)
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .header("idempotency-key", idem)
+            .body(body)
+            .send()
+    };
+
+    // Bob squats Alice's next key with junk: Alice's real event still goes through.
+    let junk = send(&bob, r#"{"junk": true}"#, "order-9f3c").await.unwrap();
+    assert_eq!(junk.status(), 202);
+    let real = send(&alice, r#"{"order": 1}"#, "order-9f3c").await.unwrap();
+    assert_eq!(
+        real.status(),
+        202,
+        "another sender's record refused Alice's event: {}",
+        real.text().await.unwrap()
+    );
+    assert!(real.headers().get("idempotent-replayed").is_none());
+    let real: Value = real.json_value().await;
+
+    // Bob replays Alice's request, body and key: he does not get her answer.
+    let copied = send(&bob, r#"{"order": 1}"#, "order-9f3c").await.unwrap();
+    assert_problem(copied, 422, "idempotency_key_reused").await;
+    let stolen = send(&alice, r#"{"order": 2}"#, "order-77").await.unwrap();
+    assert_eq!(stolen.status(), 202);
+    let stolen: Value = stolen.json_value().await;
+    let replayed = send(&bob, r#"{"order": 2}"#, "order-77").await.unwrap();
+    assert_eq!(replayed.status(), 202);
+    assert!(
+        replayed.headers().get("idempotent-replayed").is_none(),
+        "Bob got Alice's answer replayed"
+    );
+    let replayed: Value = replayed.json_value().await;
+    assert_ne!(replayed["id"], stolen["id"], "Bob got Alice's event id");
+
+    // Each sender's own repeat still replays its own first answer.
+    let again = send(&alice, r#"{"order": 1}"#, "order-9f3c").await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json_value().await, real);
+    let again = send(&bob, r#"{"junk": true}"#, "order-9f3c").await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+
+    // Published: Bob's junk, Alice's two events, Bob's own copy; no replay.
+    let messages = env.take(5, Duration::from_secs(2)).await;
+    let senders: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            let event: Value = serde_json::from_slice(&m.delivery.data).unwrap();
+            event["authprincipal"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(
+        senders,
+        [&bob_id, &alice_id, &alice_id, &bob_id].map(String::clone)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn health_and_method_answers() {
     let env = TestEnv::new();

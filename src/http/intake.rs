@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::AppState;
 use crate::authenticator::{self, Guard, Principal};
 use crate::event;
-use crate::idempotency::{self, Claim};
+use crate::idempotency::{self, Answer};
 use crate::problem::{Code, Problem};
 
 pub const MAX_BATCH_EVENTS: usize = 500;
@@ -122,56 +122,25 @@ async fn accept(
             .await
             .map(|(_, r)| r);
     };
-    let nid = guard.endpoint.id;
+    let scope = idempotency::Scope::new(guard.endpoint.id, &principal);
     let fingerprint = idempotency::fingerprint(kind == Kind::Batch, &body);
-    let claim = {
-        let key = key.clone();
-        store(state, move |c| {
-            idempotency::claim(c, nid, &key, &fingerprint)
-        })
-        .await?
-    };
-    match claim {
-        Claim::Owned => {}
-        Claim::Replay { status, body } => {
-            return Ok(HttpResponse::build(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED),
-            )
+    let answer = idempotency::once(&state.pool, scope, key, fingerprint, || async {
+        publish(kind, state, &guard, &principal, &events)
+            .await
+            .map(|(body, _)| body)
+    })
+    .await?;
+    Ok(match answer {
+        Answer::Fresh(body) => HttpResponse::Accepted()
             .content_type("application/json")
-            .insert_header(("Idempotent-Replayed", "true"))
-            .body(body))
+            .body(body),
+        Answer::Replayed { status, body } => {
+            HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED))
+                .content_type("application/json")
+                .insert_header(("Idempotent-Replayed", "true"))
+                .body(body)
         }
-        Claim::InFlight => {
-            return Err(Problem::new(
-                Code::IdempotencyKeyInUse,
-                "a request with this Idempotency-Key is still being processed; retry shortly",
-            ))
-        }
-        Claim::Mismatch => return Err(Problem::new(
-            Code::IdempotencyKeyReused,
-            "this Idempotency-Key was already used for a different request on this notification",
-        )),
-    }
-    match publish(kind, state, &guard, &principal, &events).await {
-        Ok((body, response)) => {
-            // The events are in the broker: failing to record the answer must
-            // not turn this into an error the client would retry.
-            let done = store(state, move |c| {
-                idempotency::complete(c, nid, &key, 202, &body)
-            })
-            .await;
-            if let Err(e) = done {
-                log::warn!("accepted events, but could not record the Idempotency-Key answer: {e}");
-            }
-            Ok(response)
-        }
-        Err(problem) => {
-            if let Err(e) = store(state, move |c| idempotency::release(c, nid, &key)).await {
-                log::warn!("could not release an Idempotency-Key after a failed publish: {e}");
-            }
-            Err(problem)
-        }
-    }
+    })
 }
 
 fn refuse_query_credentials(query: &str) -> Result<(), Problem> {
@@ -394,28 +363,6 @@ async fn publish(
         .content_type("application/json")
         .body(body.clone());
     Ok((body, response))
-}
-
-/// Runs a database call off the async worker.
-async fn store<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&mut diesel::PgConnection) -> crate::store::Result<T> + Send + 'static,
-) -> Result<T, Problem> {
-    let pool = state.pool.clone();
-    let unavailable = |e: String| {
-        log::warn!("Idempotency-Key store failed: {e}");
-        Problem::new(
-            Code::StoreUnavailable,
-            "the Idempotency-Key store is unavailable; retry shortly (nothing was published)",
-        )
-    };
-    web::block(move || {
-        let mut conn = pool.get()?;
-        f(&mut conn)
-    })
-    .await
-    .map_err(|e| unavailable(e.to_string()))?
-    .map_err(|e| unavailable(e.to_string()))
 }
 
 /// CORS preflight: answered only for JWT endpoints, only for their allowed
