@@ -1,4 +1,5 @@
-//! `eventward key create | list | revoke | roll`.
+//! `eventward key create | list | revoke | roll`. Every time a key is judged
+//! by is the database's (see `store::api_keys`), the status shown included.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -6,7 +7,7 @@ use serde_json::json;
 use super::output::{humanize, time, Out};
 use super::KeyCmd;
 use crate::store::api_keys::{self, ApiKeyRow, IssuedKey};
-use crate::store::Connection;
+use crate::store::{self, Connection};
 
 fn status(k: &ApiKeyRow, now: DateTime<Utc>) -> &'static str {
     if k.revoked_at.is_some() {
@@ -53,7 +54,7 @@ pub fn run(conn: &mut Connection, out: Out, cmd: KeyCmd) -> anyhow::Result<()> {
             print_issued(out, &issued, "created");
         }
         KeyCmd::List => {
-            let now = Utc::now();
+            let now = store::now(conn)?;
             let keys = api_keys::list(conn)?;
             if out.json {
                 let rows: Vec<_> = keys

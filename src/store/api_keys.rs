@@ -1,16 +1,19 @@
 //! API keys: only the SHA-256 of a key is stored. A name belongs to one
 //! current key; a rolled key points at its successor and works until its
-//! grace period ends.
+//! grace period ends. Every time here is the database's `now()`.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::{now, sql};
+use diesel::pg::data_types::PgInterval;
 use diesel::prelude::*;
+use diesel::sql_types::{Interval, Nullable, Timestamptz};
 use diesel::Connection as _;
 use uuid::Uuid;
 
 use super::schema::api_keys;
-use super::{check_name, unique, Connection, Result, StoreError};
+use super::{check_name, interval, unique, Connection, Result, StoreError};
 use crate::apikey;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -57,18 +60,15 @@ pub(super) fn named(conn: &mut PgConnection, name: &str) -> Result<Vec<Uuid>> {
         .filter(api_keys::name.eq(name))
         .filter(api_keys::revoked_at.is_null())
         .filter(api_keys::rolled_to.is_not_null())
-        .filter(api_keys::expires_at.gt(Utc::now()))
+        .filter(api_keys::expires_at.gt(now))
         .select(api_keys::id)
         .load(conn)?;
     ids.push(current.id);
     Ok(ids)
 }
 
-fn insert(
-    conn: &mut PgConnection,
-    name: &str,
-    expires_at: Option<DateTime<Utc>>,
-) -> Result<IssuedKey> {
+/// Inserts a new key; it expires `lifetime` after the database's now, or never.
+fn insert(conn: &mut PgConnection, name: &str, lifetime: Option<PgInterval>) -> Result<IssuedKey> {
     let key = apikey::generate();
     let row = diesel::insert_into(api_keys::table)
         .values((
@@ -76,7 +76,10 @@ fn insert(
             api_keys::name.eq(name),
             api_keys::prefix.eq(&key.prefix),
             api_keys::key_hash.eq(key.hash.as_slice()),
-            api_keys::expires_at.eq(expires_at),
+            // now() + NULL is NULL: no expiry.
+            api_keys::expires_at
+                .eq(sql::<Nullable<Timestamptz>>("now() + ")
+                    .bind::<Nullable<Interval>, _>(lifetime)),
         ))
         .returning(ApiKeyRow::as_returning())
         .get_result(conn)
@@ -93,8 +96,7 @@ pub fn create(
     expires_in: Option<Duration>,
 ) -> Result<IssuedKey> {
     check_name("key name", name)?;
-    let expires_at = expires_in.map(|d| Utc::now() + d);
-    insert(&mut conn.0, name, expires_at)
+    insert(&mut conn.0, name, expires_in.map(interval))
 }
 
 pub fn list(conn: &mut Connection) -> Result<Vec<ApiKeyRow>> {
@@ -114,7 +116,7 @@ pub fn revoke(conn: &mut Connection, name: &str) -> Result<Vec<ApiKeyRow>> {
                 .filter(api_keys::name.eq(name))
                 .filter(api_keys::revoked_at.is_null()),
         )
-        .set(api_keys::revoked_at.eq(Utc::now()))
+        .set(api_keys::revoked_at.eq(now))
         .returning(ApiKeyRow::as_returning())
         .get_results(conn)?)
     })
@@ -126,17 +128,23 @@ pub fn revoke(conn: &mut Connection, name: &str) -> Result<Vec<ApiKeyRow>> {
 pub fn roll(conn: &mut Connection, name: &str, grace: Duration) -> Result<IssuedKey> {
     conn.0.transaction(|conn| {
         let old = current(conn, name)?;
-        let now = Utc::now();
-        let lifetime = old.expires_at.map(|e| e - old.created_at);
-        let grace_end = now + grace;
+        // Both ends are the database's times.
+        let lifetime = old.expires_at.map(|e| {
+            PgInterval::from_microseconds(
+                (e - old.created_at).num_microseconds().unwrap_or(i64::MAX),
+            )
+        });
         // The name belongs to one current key (partial unique index): the new
         // key is inserted under a name no user can choose ('~' is not allowed),
         // the old key is marked rolled, then the new key takes the name.
-        let issued = insert(conn, &format!("{name}~rolling"), lifetime.map(|l| now + l))?;
+        let issued = insert(conn, &format!("{name}~rolling"), lifetime)?;
         diesel::update(api_keys::table.find(old.id))
             .set((
                 api_keys::rolled_to.eq(issued.row.id),
-                api_keys::expires_at.eq(old.expires_at.map_or(grace_end, |e| e.min(grace_end))),
+                // LEAST ignores NULL: a key that never expired gets the grace end.
+                api_keys::expires_at.eq(sql::<Nullable<Timestamptz>>("LEAST(expires_at, now() + ")
+                    .bind::<Interval, _>(interval(grace))
+                    .sql(")")),
             ))
             .execute(conn)?;
         let row = diesel::update(api_keys::table.find(issued.row.id))

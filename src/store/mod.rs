@@ -6,7 +6,9 @@
 //! - [`catalog::Listener`] — the daemon's LISTEN connection and catalog load.
 //!
 //! One file per table or concern: [`workspaces`], [`notifications`],
-//! [`api_keys`], [`jwt_providers`], [`idempotency`], [`catalog`].
+//! [`api_keys`], [`jwt_providers`], [`idempotency`], [`catalog`]. Every time
+//! that decides access (`created_at`, `expires_at`, `revoked_at`, the end of
+//! a roll's grace period) is the database's `now()`, never a client's clock.
 
 pub mod api_keys;
 pub mod catalog;
@@ -19,7 +21,10 @@ mod schema;
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use diesel::pg::data_types::PgInterval;
 use diesel::pg::PgConnection;
+use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool as R2d2Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::Connection as _;
@@ -108,6 +113,14 @@ pub fn migrate(conn: &mut Connection) -> anyhow::Result<Vec<String>> {
     Ok(applied.iter().map(|v| v.to_string()).collect())
 }
 
+/// The database's clock: the one every access decision is made on.
+pub fn now(conn: &mut Connection) -> Result<DateTime<Utc>> {
+    Ok(
+        diesel::select(diesel::dsl::now.into_sql::<diesel::sql_types::Timestamptz>())
+            .get_result(&mut conn.0)?,
+    )
+}
+
 /// Slugs and names: `^[a-z0-9][a-z0-9-]{0,62}$`, so a routing key never
 /// holds `.`, `*` or `#`.
 pub fn check_name(what: &str, value: &str) -> Result<()> {
@@ -136,4 +149,9 @@ fn unique(err: DieselError, message: impl FnOnce() -> String) -> StoreError {
         }
         other => other.into(),
     }
+}
+
+/// A duration as a PostgreSQL interval, to add to the database's `now()`.
+fn interval(d: Duration) -> PgInterval {
+    PgInterval::from_microseconds(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
