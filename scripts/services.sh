@@ -2,6 +2,7 @@
 # Make sure PostgreSQL and RabbitMQ run on loopback for eventward's tests and demo:
 #   PostgreSQL  127.0.0.1:5432, role "postgres" reachable without a password
 #   RabbitMQ    127.0.0.1:5672, guest/guest
+#   faketime    on PATH (the tests run the CLI with a clock that is ahead)
 # Idempotent: when both already answer it only checks them (well under a second).
 # On a Debian/Ubuntu machine without them it installs them with apt-get, creates a
 # cluster, and configures them for local development (printing every change).
@@ -86,8 +87,15 @@ bring_up() { # NAME READY RUNNING START HINT
     done
 }
 
+# Tools the tests run besides the services (a test whose tool is missing
+# fails): faketime runs the CLI with a clock that is ahead.
+tools_missing=()
+if ! have faketime; then
+    tools_missing+=(faketime)
+fi
+
 # Fast path: nothing to do.
-if pg_login_ok && amqp_ready; then
+if ((${#tools_missing[@]} == 0)) && pg_login_ok && amqp_ready; then
     log "PostgreSQL ($HOST:$PG_PORT) and RabbitMQ ($HOST:$AMQP_PORT) are up"
     exit 0
 fi
@@ -139,6 +147,7 @@ if ! have rabbitmq-server; then
     missing+=(rabbitmq-server)
     RABBIT_INSTALLED=1
 fi
+missing+=("${tools_missing[@]}")
 if ((${#missing[@]})); then
     apt_install "${missing[@]}"
 fi

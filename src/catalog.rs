@@ -1,5 +1,5 @@
 //! The catalog as the daemon holds it in memory: immutable snapshots built
-//! from [`store::CatalogRows`], shared read-only by every request and
+//! from [`CatalogRows`], shared read-only by every request and
 //! replaced whole when the database changes.
 
 use std::collections::{BTreeSet, HashMap};
@@ -9,7 +9,10 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::apikey::KeyHash;
-use crate::store::{self, CatalogRows};
+use crate::store::{
+    self,
+    catalog::{CatalogRows, KeyRow, Listener},
+};
 
 /// Slugs and names: `^[a-z0-9][a-z0-9-]{0,62}$`, so a routing key never
 /// holds `.`, `*` or `#`.
@@ -114,19 +117,27 @@ pub struct Catalog {
 impl Catalog {
     /// Reads the catalog; `expected_keys` sizes the key table up front (the
     /// previous catalog's count) so it is built without rehashing.
-    pub fn load(conn: &mut diesel::PgConnection, expected_keys: usize) -> store::Result<Catalog> {
+    pub fn load(listener: &mut Listener, expected_keys: usize) -> store::Result<Catalog> {
         let mut by_hash = HashMap::with_capacity(expected_keys);
-        let rows = store::load_catalog(conn, |(id, name, hash, expires_at, revoked_at)| {
-            by_hash.insert(
-                hash,
-                ApiKey {
-                    id,
-                    name,
-                    expires_at,
-                    revoked_at,
-                },
-            );
-        })?;
+        let rows = listener.load(
+            |KeyRow {
+                 id,
+                 name,
+                 hash,
+                 expires_at,
+                 revoked_at,
+             }| {
+                by_hash.insert(
+                    hash,
+                    ApiKey {
+                        id,
+                        name,
+                        expires_at,
+                        revoked_at,
+                    },
+                );
+            },
+        )?;
         Ok(Catalog::build(ApiKeyTable { by_hash }, rows))
     }
 
@@ -157,28 +168,29 @@ impl Catalog {
         let endpoints = rows
             .endpoints
             .into_iter()
-            .map(
-                |(id, workspace, notification, _name, security, origins, _created)| {
-                    let security = match security.as_str() {
-                        "api_key" => Security::ApiKeys(keys_of.remove(&id).unwrap_or_default()),
-                        "jwt" => {
-                            let mut providers = providers_of.remove(&id).unwrap_or_default();
-                            providers.sort_by(|a, b| a.name.cmp(&b.name));
-                            Security::Jwt {
-                                providers,
-                                allowed_origins: origins,
-                            }
-                        }
-                        _ => Security::Closed,
-                    };
-                    Endpoint {
-                        id,
-                        workspace,
-                        notification,
-                        security,
+            .map(|row| {
+                let id = row.id;
+                let security = match row.security {
+                    Some(AuthMethod::ApiKey) => {
+                        Security::ApiKeys(keys_of.remove(&id).unwrap_or_default())
                     }
-                },
-            )
+                    Some(AuthMethod::Jwt) => {
+                        let mut providers = providers_of.remove(&id).unwrap_or_default();
+                        providers.sort_by(|a, b| a.name.cmp(&b.name));
+                        Security::Jwt {
+                            providers,
+                            allowed_origins: row.allowed_origins,
+                        }
+                    }
+                    None => Security::Closed,
+                };
+                Endpoint {
+                    id,
+                    workspace: row.workspace,
+                    notification: row.slug,
+                    security,
+                }
+            })
             .collect();
         Catalog {
             api_keys: keys,

@@ -1,22 +1,60 @@
-//! `Idempotency-Key`: a repeat within 24 h on the same notification gets the
-//! first answer back and publishes nothing. Records live in PostgreSQL so
+//! `Idempotency-Key`: a repeat within 24 h on the same notification by the
+//! same sender (the same API key, or the same JWT provider and `sub`) gets
+//! the first answer back and publishes nothing; one sender's keys never
+//! affect another's. Records live in PostgreSQL (`store::idempotency`) so
 //! they hold across restarts and across every daemon behind a load balancer.
 //!
-//! A key is *claimed* before publishing, *completed* with the 202 answer, and
-//! *released* if the publish fails, so a client can retry a refused request
-//! with the same key.
+//! [`once`] runs the whole sequence: the key is *claimed* before publishing,
+//! *completed* with the 202 answer, and *released* if the publish fails, so
+//! a client can retry a refused request with the same key.
 
-use diesel::prelude::*;
-use diesel::sql_types::{Bytea, Text, Uuid as SqlUuid};
-use diesel::PgConnection;
+use std::future::Future;
+
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::store::schema::idempotency_records as records;
-use crate::store::Result;
+use crate::authenticator::Principal;
+use crate::catalog::AuthMethod;
+use crate::problem::Problem;
+use crate::store::{self, idempotency::Claimed, idempotency::Owner};
 
 pub const MAX_KEY_LEN: usize = 255;
 
+/// Whose keys: one notification and one sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    notification: Uuid,
+    /// SHA-256 of `api_key:<key id>` or `jwt:<provider name>:<sub>`
+    /// (provider names hold no `:`, so the two parts never run together).
+    sender: Vec<u8>,
+}
+
+impl Scope {
+    pub fn new(notification: Uuid, sender: &Principal) -> Scope {
+        let who = match sender.method {
+            AuthMethod::ApiKey => format!("api_key:{}", sender.id),
+            AuthMethod::Jwt => format!(
+                "jwt:{}:{}",
+                sender.provider.as_deref().unwrap_or_default(),
+                sender.id
+            ),
+        };
+        Scope {
+            notification,
+            sender: Sha256::digest(who.as_bytes()).to_vec(),
+        }
+    }
+
+    fn owner(&self) -> Owner<'_> {
+        Owner {
+            notification: self.notification,
+            sender: &self.sender,
+        }
+    }
+}
+
+/// What a claim decided.
+#[derive(Debug, PartialEq, Eq)]
 pub enum Claim {
     /// This request owns the key: publish, then complete or release.
     Owned,
@@ -26,6 +64,21 @@ pub enum Claim {
     InFlight,
     /// The key was used for a different request body.
     Mismatch,
+}
+
+impl Claim {
+    fn decide(claimed: Claimed, fingerprint: &[u8]) -> Claim {
+        match claimed {
+            Claimed::Ours => Claim::Owned,
+            // Released between the insert and the read: let the client retry.
+            Claimed::Held(None) => Claim::InFlight,
+            Claimed::Held(Some(r)) if r.fingerprint != fingerprint => Claim::Mismatch,
+            Claimed::Held(Some(r)) => match r.response {
+                Some((status, body)) => Claim::Replay { status, body },
+                None => Claim::InFlight,
+            },
+        }
+    }
 }
 
 /// What identifies "the same request": the endpoint kind and the exact body.
@@ -40,73 +93,160 @@ pub fn fingerprint(batch: bool, body: &[u8]) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
-pub fn claim(
-    conn: &mut PgConnection,
-    notification: Uuid,
-    key: &str,
-    fingerprint: &[u8],
-) -> Result<Claim> {
-    // Insert, or take over a record older than 24 h; one row written means we own it.
-    let owned = diesel::sql_query(
-        "INSERT INTO idempotency_records (notification_id, key, fingerprint) VALUES ($1, $2, $3) \
-         ON CONFLICT (notification_id, key) DO UPDATE \
-           SET fingerprint = EXCLUDED.fingerprint, response_status = NULL, \
-               response_body = NULL, created_at = now() \
-           WHERE idempotency_records.created_at < now() - interval '24 hours'",
-    )
-    .bind::<SqlUuid, _>(notification)
-    .bind::<Text, _>(key)
-    .bind::<Bytea, _>(fingerprint)
-    .execute(conn)?;
-    if owned == 1 {
-        return Ok(Claim::Owned);
+/// The answer to a request that carried an Idempotency-Key.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Published now; the 202 body.
+    Fresh(String),
+    /// The first answer, sent again; nothing was published.
+    Replayed { status: u16, body: String },
+}
+
+/// Why a request with an Idempotency-Key is refused. `problem.rs` turns it
+/// into HTTP.
+#[derive(Debug)]
+pub enum Error {
+    /// The first request with this key is still being processed.
+    InUse,
+    /// The key was used for a different request by this sender.
+    Reused,
+    /// The records cannot be read or written; nothing was published.
+    StoreUnavailable,
+    /// The publish itself was refused; the key was released.
+    Publish(Problem),
+}
+
+/// Runs `publish` at most once per (scope, key) within 24 h: claims the key,
+/// publishes, and records the 202 body for replays; on a failed publish the
+/// key is released. A replay or a refusal never calls `publish`.
+///
+/// The database calls run on the blocking thread pool (`web::block`), off
+/// the async workers.
+pub async fn once<F, Fut>(
+    pool: &store::Pool,
+    scope: Scope,
+    key: String,
+    fingerprint: Vec<u8>,
+    publish: F,
+) -> Result<Answer, Error>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<String, Problem>>,
+{
+    let claim = {
+        let (pool, scope, key) = (pool.clone(), scope.clone(), key.clone());
+        blocking(move || {
+            store::idempotency::claim(&pool, scope.owner(), &key, &fingerprint)
+                .map(|claimed| Claim::decide(claimed, &fingerprint))
+        })
+        .await
+        .map_err(|e| {
+            log::warn!("Idempotency-Key store failed: {e}");
+            Error::StoreUnavailable
+        })?
+    };
+    match claim {
+        Claim::Owned => {}
+        Claim::Replay { status, body } => return Ok(Answer::Replayed { status, body }),
+        Claim::InFlight => return Err(Error::InUse),
+        Claim::Mismatch => return Err(Error::Reused),
     }
-    let existing: Option<(Vec<u8>, Option<i16>, Option<String>)> = records::table
-        .find((notification, key))
-        .select((
-            records::fingerprint,
-            records::response_status,
-            records::response_body,
-        ))
-        .first(conn)
-        .optional()?;
-    Ok(match existing {
-        // Released between our insert and this read: let the client retry.
-        None => Claim::InFlight,
-        Some((fp, _, _)) if fp != fingerprint => Claim::Mismatch,
-        Some((_, Some(status), Some(body))) => Claim::Replay {
-            status: status as u16,
-            body,
-        },
-        Some(_) => Claim::InFlight,
-    })
+    match publish().await {
+        Ok(body) => {
+            // The events are in the broker: failing to record the answer must
+            // not turn this into an error the client would retry.
+            let (pool, answer) = (pool.clone(), body.clone());
+            let done = blocking(move || {
+                store::idempotency::complete(&pool, scope.owner(), &key, 202, &answer)
+            })
+            .await;
+            if let Err(e) = done {
+                log::warn!("accepted events, but could not record the Idempotency-Key answer: {e}");
+            }
+            Ok(Answer::Fresh(body))
+        }
+        Err(problem) => {
+            let pool = pool.clone();
+            let released =
+                blocking(move || store::idempotency::release(&pool, scope.owner(), &key)).await;
+            if let Err(e) = released {
+                log::warn!("could not release an Idempotency-Key after a failed publish: {e}");
+            }
+            Err(Error::Publish(problem))
+        }
+    }
 }
 
-pub fn complete(
-    conn: &mut PgConnection,
-    notification: Uuid,
-    key: &str,
-    status: u16,
-    body: &str,
-) -> Result<()> {
-    diesel::update(records::table.find((notification, key)))
-        .set((
-            records::response_status.eq(status as i16),
-            records::response_body.eq(body),
-        ))
-        .execute(conn)?;
-    Ok(())
+/// Runs a store call on the blocking thread pool (`web::block`).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> store::Result<T> + Send + 'static,
+) -> Result<T, String> {
+    match actix_web::web::block(f).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(format!("the store call did not finish: {e}")),
+    }
 }
 
-pub fn release(conn: &mut PgConnection, notification: Uuid, key: &str) -> Result<()> {
-    diesel::delete(records::table.find((notification, key))).execute(conn)?;
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::idempotency::Record;
 
-/// Deletes records past the 24 h window; returns how many.
-pub fn purge_expired(conn: &mut PgConnection) -> Result<usize> {
-    Ok(diesel::sql_query(
-        "DELETE FROM idempotency_records WHERE created_at < now() - interval '24 hours'",
-    )
-    .execute(conn)?)
+    fn principal(method: AuthMethod, id: &str, provider: Option<&str>) -> Principal {
+        Principal {
+            method,
+            id: id.into(),
+            provider: provider.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn every_sender_has_its_own_scope() {
+        let n = Uuid::now_v7();
+        let scopes = [
+            Scope::new(n, &principal(AuthMethod::ApiKey, "k1", None)),
+            Scope::new(n, &principal(AuthMethod::ApiKey, "k2", None)),
+            Scope::new(n, &principal(AuthMethod::Jwt, "k1", Some("auth"))),
+            Scope::new(n, &principal(AuthMethod::Jwt, "k2", Some("auth"))),
+            Scope::new(n, &principal(AuthMethod::Jwt, "k1", Some("other"))),
+            Scope::new(Uuid::now_v7(), &principal(AuthMethod::ApiKey, "k1", None)),
+        ];
+        for (i, a) in scopes.iter().enumerate() {
+            assert_eq!(a.sender.len(), 32);
+            for b in &scopes[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(
+            scopes[3],
+            Scope::new(n, &principal(AuthMethod::Jwt, "k2", Some("auth")))
+        );
+    }
+
+    #[test]
+    fn a_held_record_is_replayed_only_for_the_same_body_once_answered() {
+        let fp = fingerprint(false, b"{}");
+        let held = |fingerprint: Vec<u8>, response| {
+            Claimed::Held(Some(Record {
+                fingerprint,
+                response,
+            }))
+        };
+        assert_eq!(Claim::decide(Claimed::Ours, &fp), Claim::Owned);
+        assert_eq!(Claim::decide(Claimed::Held(None), &fp), Claim::InFlight);
+        assert_eq!(Claim::decide(held(fp.clone(), None), &fp), Claim::InFlight);
+        assert_eq!(
+            Claim::decide(held(fp.clone(), Some((202, "b".into()))), &fp),
+            Claim::Replay {
+                status: 202,
+                body: "b".into()
+            }
+        );
+        let batch = fingerprint(true, b"{}");
+        assert_eq!(
+            Claim::decide(held(batch, Some((202, "b".into()))), &fp),
+            Claim::Mismatch
+        );
+    }
 }

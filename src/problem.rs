@@ -290,6 +290,27 @@ impl ResponseError for Problem {
     }
 }
 
+impl From<crate::idempotency::Error> for Problem {
+    fn from(e: crate::idempotency::Error) -> Problem {
+        use crate::idempotency::Error;
+        match e {
+            Error::InUse => Problem::new(
+                Code::IdempotencyKeyInUse,
+                "a request with this Idempotency-Key is still being processed; retry shortly",
+            ),
+            Error::Reused => Problem::new(
+                Code::IdempotencyKeyReused,
+                "this Idempotency-Key was already used for a different request on this notification",
+            ),
+            Error::StoreUnavailable => Problem::new(
+                Code::StoreUnavailable,
+                "the Idempotency-Key store is unavailable; retry shortly (nothing was published)",
+            ),
+            Error::Publish(problem) => problem,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

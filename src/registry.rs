@@ -169,9 +169,8 @@ fn load_forever(url: String, registry: Addr<KeyRegistry>, reload_every: Duration
     let mut backoff = Duration::from_millis(200);
     let mut expected_keys = 0;
     while registry.connected() {
-        let mut conn = match store::connect(&url).and_then(|mut c| store::listen(&mut c).map(|_| c))
-        {
-            Ok(conn) => conn,
+        let mut listener = match store::catalog::Listener::connect(&url) {
+            Ok(listener) => listener,
             Err(e) => {
                 log::warn!(
                     "catalog loader: {e}; keeping the last catalog, retrying in {backoff:?}"
@@ -187,7 +186,7 @@ fn load_forever(url: String, registry: Addr<KeyRegistry>, reload_every: Duration
         while registry.connected() {
             if Instant::now() >= due {
                 let started = Instant::now();
-                match Catalog::load(&mut conn, expected_keys) {
+                match Catalog::load(&mut listener, expected_keys) {
                     Ok(catalog) => {
                         log::debug!(
                             "catalog loaded in {:?}: {} API keys, {} endpoints, {} JWT providers",
@@ -207,14 +206,14 @@ fn load_forever(url: String, registry: Addr<KeyRegistry>, reload_every: Duration
                 due = Instant::now() + reload_every;
             }
             std::thread::sleep(POLL);
-            let alive = match store::drain_notifications(&mut conn) {
+            let alive = match listener.drain_notifications() {
                 Ok(true) => {
                     due = Instant::now();
                     true
                 }
                 Ok(false) if last_ping.elapsed() >= PING => {
                     last_ping = Instant::now();
-                    store::ping(&mut conn).is_ok()
+                    listener.ping().is_ok()
                 }
                 Ok(false) => true,
                 Err(_) => false,

@@ -13,7 +13,6 @@ use anyhow::Context;
 use crate::authenticator::JwtOptions;
 use crate::config::Settings;
 use crate::http::{self, AppState};
-use crate::idempotency;
 use crate::jwks_refresher::JwksRefresher;
 use crate::publisher::Publisher;
 use crate::registry::KeyRegistry;
@@ -24,7 +23,7 @@ use crate::store;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn run(settings: Settings) -> anyhow::Result<()> {
-    // lapin's I/O lives here, not on an actix worker, so it outlives them all.
+    // The AMQP client's I/O lives here, not on an actix worker, so it outlives them all.
     let amqp_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("amqp")
@@ -121,11 +120,7 @@ async fn purge_idempotency_records(pool: store::Pool) {
     loop {
         every.tick().await;
         let pool = pool.clone();
-        let purged = web::block(move || {
-            let mut conn = pool.get()?;
-            idempotency::purge_expired(&mut conn)
-        })
-        .await;
+        let purged = web::block(move || store::idempotency::purge_expired(&pool)).await;
         match purged {
             Ok(Ok(n)) if n > 0 => log::info!("purged {n} expired Idempotency-Key records"),
             Ok(Ok(_)) => {}

@@ -459,6 +459,179 @@ async fn roll_revoke_and_expiry_reach_a_running_daemon() {
     );
 }
 
+/// Contract: a repeat "by the same sender" replays; "one sender's keys never
+/// affect another's". Two API keys open one notification.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idempotency_key_belongs_to_its_sender() {
+    let env = TestEnv::new();
+    let (alice_id, alice) = env.secured_notification("orders");
+    let (bob_id, bob) = env.create_key("bob");
+    env.cli_ok(&[
+        "notification",
+        "secure",
+        "acme/orders",
+        "--api-key",
+        "orders-key",
+        "bob",
+    ]);
+    let _daemon = env.serve().await;
+    let url = env.url("/v1/events/acme/orders");
+    let send = |key: &str, body: &'static str, idem: &'static str| {
+        reqwest::Client::new()
+            .post(&url)
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .header("idempotency-key", idem)
+            .body(body)
+            .send()
+    };
+
+    // Bob squats Alice's next key with junk: Alice's real event still goes through.
+    let junk = send(&bob, r#"{"junk": true}"#, "order-9f3c").await.unwrap();
+    assert_eq!(junk.status(), 202);
+    let real = send(&alice, r#"{"order": 1}"#, "order-9f3c").await.unwrap();
+    assert_eq!(
+        real.status(),
+        202,
+        "another sender's record refused Alice's event: {}",
+        real.text().await.unwrap()
+    );
+    assert!(real.headers().get("idempotent-replayed").is_none());
+    let real: Value = real.json_value().await;
+
+    // Bob replays Alice's request, body and key: he does not get her answer.
+    let copied = send(&bob, r#"{"order": 1}"#, "order-9f3c").await.unwrap();
+    assert_problem(copied, 422, "idempotency_key_reused").await;
+    let stolen = send(&alice, r#"{"order": 2}"#, "order-77").await.unwrap();
+    assert_eq!(stolen.status(), 202);
+    let stolen: Value = stolen.json_value().await;
+    let replayed = send(&bob, r#"{"order": 2}"#, "order-77").await.unwrap();
+    assert_eq!(replayed.status(), 202);
+    assert!(
+        replayed.headers().get("idempotent-replayed").is_none(),
+        "Bob got Alice's answer replayed"
+    );
+    let replayed: Value = replayed.json_value().await;
+    assert_ne!(replayed["id"], stolen["id"], "Bob got Alice's event id");
+
+    // Each sender's own repeat still replays its own first answer.
+    let again = send(&alice, r#"{"order": 1}"#, "order-9f3c").await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json_value().await, real);
+    let again = send(&bob, r#"{"junk": true}"#, "order-9f3c").await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+
+    // Published: Bob's junk, Alice's two events, Bob's own copy; no replay.
+    let messages = env.take(5, Duration::from_secs(2)).await;
+    let senders: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            let event: Value = serde_json::from_slice(&m.delivery.data).unwrap();
+            event["authprincipal"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(
+        senders,
+        [&bob_id, &alice_id, &alice_id, &bob_id].map(String::clone)
+    );
+}
+
+/// Every time that decides access is the database's: a CLI run on a machine
+/// whose clock is 10 minutes ahead revokes at once, and a key it creates
+/// expires 5 minutes after the database's now, not the machine's.
+#[tokio::test(flavor = "multi_thread")]
+async fn access_times_come_from_the_database_clock() {
+    const AHEAD: [&str; 2] = ["faketime", "+10 min"];
+    let env = TestEnv::new();
+    let (_, carol) = env.secured_notification("orders");
+    let _daemon = env.serve().await;
+    let url = env.url("/v1/events/acme/orders");
+    assert_eq!(post(&url, &carol, "{}").await.status(), 202);
+
+    // The wrapper really moves the clock (and is installed: else this fails).
+    let shifted = std::process::Command::new(AHEAD[0])
+        .args([AHEAD[1], "date", "+%s"])
+        .output()
+        .expect("run faketime (Debian package faketime; scripts/services.sh installs it)");
+    let shifted: i64 = String::from_utf8(shifted.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let skew = shifted - chrono::Utc::now().timestamp();
+    assert!(
+        (590..=610).contains(&skew),
+        "faketime moved the clock {skew} s"
+    );
+
+    let at = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let near = |t: chrono::DateTime<chrono::Utc>, from_now: i64, what: &str| {
+        let off = (t - chrono::Utc::now()).num_seconds();
+        assert!(
+            (from_now - 60..=from_now + 5).contains(&off),
+            "{what} is {off} s from now, not {from_now} s"
+        );
+    };
+
+    env.cli_via_ok(&AHEAD, &["key", "revoke", "orders-key"]);
+    eventually(
+        CHANGE,
+        "a key revoked by a CLI whose clock is ahead still works",
+        || async { post(&url, &carol, "{}").await.status() == 401 },
+    )
+    .await;
+    assert_problem(post(&url, &carol, "{}").await, 401, "revoked_api_key").await;
+
+    let brief = env.cli_via_ok(
+        &AHEAD,
+        &[
+            "--json",
+            "key",
+            "create",
+            "--name",
+            "brief",
+            "--expires-in",
+            "5m",
+        ],
+    );
+    let brief: Value = serde_json::from_str(&brief).unwrap();
+    near(at(&brief["expires_at"]), 300, "a 5m key's expiry");
+    let brief = brief["key"].as_str().unwrap().to_string();
+    env.cli_ok(&[
+        "notification",
+        "secure",
+        "acme/orders",
+        "--api-key",
+        "brief",
+    ]);
+    eventually(
+        CHANGE,
+        "the change did not take effect within 2 s",
+        || async { post(&url, &brief, "{}").await.status() == 202 },
+    )
+    .await;
+
+    // A roll's grace period ends on the database's clock too.
+    env.cli_via_ok(&AHEAD, &["key", "roll", "brief", "--grace", "1m"]);
+    let list = env.cli_json(&["key", "list"]);
+    let keys = list.as_array().unwrap();
+    let rolled = keys
+        .iter()
+        .find(|k| k["status"] == "rolled (in grace period)")
+        .expect("the rolled key is listed in its grace period");
+    near(at(&rolled["expires_at"]), 60, "the grace end");
+    let revoked = keys.iter().find(|k| k["name"] == "orders-key").unwrap();
+    near(at(&revoked["revoked_at"]), 0, "revoked_at");
+    for k in keys {
+        near(at(&k["created_at"]), 0, "created_at");
+    }
+    assert_eq!(post(&url, &brief, "{}").await.status(), 202, "in its grace");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn health_and_method_answers() {
     let env = TestEnv::new();

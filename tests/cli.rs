@@ -153,3 +153,49 @@ fn key_create_prints_the_secret_once_and_stores_only_its_hash() {
         .collect();
     assert!(dump.contains(&hash), "its SHA-256 is");
 }
+
+#[test]
+fn notification_json_names_how_each_is_secured() {
+    let env = TestEnv::new();
+    env.secured_notification("keyed");
+    env.cli_ok(&["notification", "create", "acme/open"]);
+    env.cli_ok(&["notification", "create", "acme/tokens"]);
+    // The check fails (nothing listens there), --force saves it anyway.
+    env.cli_ok(&[
+        "provider",
+        "add",
+        "--name",
+        "auth",
+        "--jwks-url",
+        "http://127.0.0.1:9/jwks.json",
+        "--force",
+    ]);
+    env.cli_ok(&[
+        "notification",
+        "secure",
+        "acme/tokens",
+        "--jwt-provider",
+        "auth",
+    ]);
+    let list = env.cli_json(&["notification", "list"]);
+    let security: Vec<(&str, &serde_json::Value)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["slug"].as_str().unwrap(), &n["security"]))
+        .collect();
+    assert_eq!(
+        security,
+        [
+            ("keyed", &serde_json::json!("api_key")),
+            ("open", &serde_json::json!("none")),
+            ("tokens", &serde_json::json!("jwt")),
+        ]
+    );
+    let shown = env.cli_json(&["notification", "show", "acme/open"]);
+    assert_eq!(shown["security"], "none");
+    let text = env.cli_ok(&["notification", "list"]);
+    assert!(text.contains("not secured (accepts nothing)"), "{text}");
+    assert!(text.contains("JWT providers: auth"), "{text}");
+    assert!(text.contains("API keys: keyed-key"), "{text}");
+}

@@ -627,3 +627,56 @@ async fn an_outage_longer_than_max_stale_refuses_the_providers_tokens_until_it_e
     assert_eq!(body["stale_jwt_providers"], json!([]), "{body}");
     assert_eq!(env.take(10, WAIT).await.len(), 3);
 }
+
+/// Contract: the same sender is "the same JWT provider and `sub`"; one
+/// sender's Idempotency-Keys never affect another's.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idempotency_key_belongs_to_one_sub() {
+    let (env, _jwks, _daemon) = jwt_world(vec![provider_rsa().jwk("rsa-1", Some("RS256"))]).await;
+    let url = env.url("/v1/events/acme/clicks");
+    let as_sub = |sub: &str| {
+        let mut c = claims();
+        c["sub"] = json!(sub);
+        rs("RS256", "rsa-1", &c)
+    };
+    let (alice, mallory) = (as_sub("alice"), as_sub("mallory"));
+    let send = |token: &str, body: &'static str, idem: &'static str| {
+        reqwest::Client::new()
+            .post(&url)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("idempotency-key", idem)
+            .body(body)
+            .send()
+    };
+    let squat = send(&mallory, r#"{"junk": 1}"#, "click-1").await.unwrap();
+    assert_eq!(squat.status(), 202);
+    let real = send(&alice, r#"{"click": 1}"#, "click-1").await.unwrap();
+    assert_eq!(real.status(), 202, "{}", real.text().await.unwrap());
+    let real: Value = serde_json::from_slice(&real.bytes().await.unwrap()).unwrap();
+    let copy = send(&mallory, r#"{"click": 2}"#, "click-2").await.unwrap();
+    assert_eq!(copy.status(), 202);
+    let theirs = send(&alice, r#"{"click": 2}"#, "click-2").await.unwrap();
+    assert!(theirs.headers().get("idempotent-replayed").is_none());
+    let again = send(&alice, r#"{"click": 1}"#, "click-1").await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = serde_json::from_slice(&again.bytes().await.unwrap()).unwrap();
+    assert_eq!(again, real);
+    let subs: Vec<Value> = env
+        .take(5, Duration::from_secs(2))
+        .await
+        .iter()
+        .map(|m| {
+            serde_json::from_slice::<Value>(&m.delivery.data).unwrap()["authprincipal"].clone()
+        })
+        .collect();
+    assert_eq!(
+        subs,
+        [
+            json!("mallory"),
+            json!("alice"),
+            json!("mallory"),
+            json!("alice")
+        ]
+    );
+}

@@ -161,7 +161,8 @@ impl Guard {
         let Some(found) = api_keys.get(&apikey::hash(key)) else {
             return Err(Problem::new(Code::InvalidApiKey, "unknown API key"));
         };
-        if found.revoked_at.is_some_and(|t| t <= now) {
+        // Revoked is revoked at once: the time is the database's, not ours.
+        if found.revoked_at.is_some() {
             return Err(Problem::new(
                 Code::RevokedApiKey,
                 format!("API key {} was revoked", found.name),

@@ -97,11 +97,8 @@ impl Authenticator {
         }
         let pool = self.pool.clone();
         actix_rt::spawn(async move {
-            let written = actix_web::web::block(move || {
-                let mut conn = pool.get()?;
-                store::key_usage::record(&mut conn, &due)
-            })
-            .await;
+            let written =
+                actix_web::web::block(move || store::key_usage::record(&pool, &due)).await;
             match written {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => log::warn!("cannot record API keys' last use: {e}"),

@@ -22,7 +22,7 @@ use super::{cors, AppState};
 use crate::authenticator::{Guard, Principal};
 use crate::catalog;
 use crate::event;
-use crate::idempotency::{self, Claim};
+use crate::idempotency::{self, Answer};
 use crate::problem::{Code, Problem};
 use crate::snapshot::Snapshot;
 
@@ -155,60 +155,31 @@ async fn accept(
     let events = request::parse(kind, &body, state.limits.max_json_depth)?;
 
     let Some(key) = idempotency_key else {
-        return publish(kind, state, guard, &principal, &events)
-            .await
-            .map(|(_, r)| r);
+        return Ok(accepted(
+            publish(kind, state, guard, &principal, &events).await?,
+        ));
     };
-    let nid = guard.endpoint.id;
+    let scope = idempotency::Scope::new(guard.endpoint.id, &principal);
     let fingerprint = idempotency::fingerprint(kind == Kind::Batch, &body);
-    let claim = {
-        let key = key.clone();
-        store(state, move |c| {
-            idempotency::claim(c, nid, &key, &fingerprint)
-        })
-        .await?
-    };
-    match claim {
-        Claim::Owned => {}
-        Claim::Replay { status, body } => {
-            return Ok(HttpResponse::build(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED),
-            )
-            .content_type("application/json")
-            .insert_header(("Idempotent-Replayed", "true"))
-            .body(body))
+    let answer = idempotency::once(&state.pool, scope, key, fingerprint, || {
+        publish(kind, state, guard, &principal, &events)
+    })
+    .await?;
+    Ok(match answer {
+        Answer::Fresh(body) => accepted(body),
+        Answer::Replayed { status, body } => {
+            HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED))
+                .content_type("application/json")
+                .insert_header(("Idempotent-Replayed", "true"))
+                .body(body)
         }
-        Claim::InFlight => {
-            return Err(Problem::new(
-                Code::IdempotencyKeyInUse,
-                "a request with this Idempotency-Key is still being processed; retry shortly",
-            ))
-        }
-        Claim::Mismatch => return Err(Problem::new(
-            Code::IdempotencyKeyReused,
-            "this Idempotency-Key was already used for a different request on this notification",
-        )),
-    }
-    match publish(kind, state, guard, &principal, &events).await {
-        Ok((body, response)) => {
-            // The events are in the broker: failing to record the answer must
-            // not turn this into an error the client would retry.
-            let done = store(state, move |c| {
-                idempotency::complete(c, nid, &key, 202, &body)
-            })
-            .await;
-            if let Err(e) = done {
-                log::warn!("accepted events, but could not record the Idempotency-Key answer: {e}");
-            }
-            Ok(response)
-        }
-        Err(problem) => {
-            if let Err(e) = store(state, move |c| idempotency::release(c, nid, &key)).await {
-                log::warn!("could not release an Idempotency-Key after a failed publish: {e}");
-            }
-            Err(problem)
-        }
-    }
+    })
+}
+
+fn accepted(body: String) -> HttpResponse {
+    HttpResponse::Accepted()
+        .content_type("application/json")
+        .body(body)
 }
 
 /// The endpoint's guard in this catalog version. Until the first catalog
@@ -242,14 +213,14 @@ pub fn route(
         })
 }
 
-/// Publishes the events; on success returns the 202 body and response.
+/// Publishes the events; on success returns the 202 body.
 async fn publish(
     kind: Kind,
     state: &AppState,
     guard: &Guard,
     principal: &Principal,
     events: &[&RawValue],
-) -> Result<(String, HttpResponse), Problem> {
+) -> Result<String, Problem> {
     let received = Utc::now();
     let endpoint = &guard.endpoint;
     let ids: Vec<Uuid> = events.iter().map(|_| Uuid::now_v7()).collect();
@@ -268,35 +239,9 @@ async fn publish(
         })
         .collect();
     state.publisher.publish(messages).await?;
-    let body = match kind {
+    Ok(match kind {
         Kind::Single => serde_json::json!({"id": ids[0], "status": "accepted"}),
         Kind::Batch => serde_json::json!({"ids": ids, "status": "accepted"}),
     }
-    .to_string();
-    let response = HttpResponse::Accepted()
-        .content_type("application/json")
-        .body(body.clone());
-    Ok((body, response))
-}
-
-/// Runs a database call off the async worker.
-async fn store<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&mut diesel::PgConnection) -> crate::store::Result<T> + Send + 'static,
-) -> Result<T, Problem> {
-    let pool = state.pool.clone();
-    let unavailable = |e: String| {
-        log::warn!("Idempotency-Key store failed: {e}");
-        Problem::new(
-            Code::StoreUnavailable,
-            "the Idempotency-Key store is unavailable; retry shortly (nothing was published)",
-        )
-    };
-    web::block(move || {
-        let mut conn = pool.get()?;
-        f(&mut conn)
-    })
-    .await
-    .map_err(|e| unavailable(e.to_string()))?
-    .map_err(|e| unavailable(e.to_string()))
+    .to_string())
 }

@@ -1,17 +1,20 @@
 //! `api_key_usage`: when each API key was last used. Written by the daemons'
 //! Authenticators, at most once a minute per key; never part of the catalog.
+//!
+//! Each call takes a connection from the pool and blocks: run it off the
+//! async workers.
 
 use chrono::{DateTime, Utc};
-use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
-use super::Result;
+use super::{Pool, Result};
 
 /// Records `(key id, unix seconds)` pairs; a later time never goes back, and
 /// keys that no longer exist are skipped.
-pub fn record(conn: &mut PgConnection, used: &[(Uuid, i64)]) -> Result<()> {
+pub fn record(pool: &Pool, used: &[(Uuid, i64)]) -> Result<()> {
+    let mut conn = pool.get()?;
     let ids: Vec<Uuid> = used.iter().map(|(id, _)| *id).collect();
     let times: Vec<DateTime<Utc>> = used
         .iter()
@@ -26,6 +29,6 @@ pub fn record(conn: &mut PgConnection, used: &[(Uuid, i64)]) -> Result<()> {
     )
     .bind::<Array<SqlUuid>, _>(ids)
     .bind::<Array<Timestamptz>, _>(times)
-    .execute(conn)?;
+    .execute(&mut conn)?;
     Ok(())
 }

@@ -60,13 +60,14 @@ diesel::table! {
 }
 
 diesel::table! {
-    idempotency_records (notification_id, key) {
+    idempotency_records (notification_id, sender, key) {
         notification_id -> Uuid,
         key -> Text,
         fingerprint -> Bytea,
         response_status -> Nullable<Int2>,
         response_body -> Nullable<Text>,
         created_at -> Timestamptz,
+        sender -> Bytea,
     }
 }
 

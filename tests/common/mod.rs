@@ -93,7 +93,21 @@ impl TestEnv {
 
     /// The `eventward` command with this environment's settings.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_eventward"));
+        self.command_via(&[])
+    }
+
+    /// The binary with this world's environment, run through `wrapper`
+    /// (a program and its arguments, e.g. `["faketime", "+10 min"]`) if any.
+    fn command_via(&self, wrapper: &[&str]) -> Command {
+        let binary = env!("CARGO_BIN_EXE_eventward");
+        let mut cmd = match wrapper.split_first() {
+            None => Command::new(binary),
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(binary);
+                cmd
+            }
+        };
         for (k, _) in std::env::vars() {
             if k.starts_with("EVENTWARD_") {
                 cmd.env_remove(k);
@@ -117,6 +131,23 @@ impl TestEnv {
 
     pub fn cli(&self, args: &[&str]) -> Output {
         self.command().args(args).output().expect("run eventward")
+    }
+
+    /// Runs the CLI through `wrapper` (see `command_via`), asserts success,
+    /// returns stdout. A wrapper that is not installed fails the test.
+    pub fn cli_via_ok(&self, wrapper: &[&str], args: &[&str]) -> String {
+        let out = self
+            .command_via(wrapper)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("run {wrapper:?} eventward {args:?}: {e}"));
+        assert!(
+            out.status.success(),
+            "{wrapper:?} eventward {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stdout).unwrap()
     }
 
     /// Runs the CLI, asserts success, returns stdout.
