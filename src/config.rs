@@ -51,6 +51,8 @@ pub struct Database {
     pub pool_size: u32,
     /// Safety net beside LISTEN/NOTIFY: a full reload of the catalog this often.
     pub reload_secs: u64,
+    /// How often each endpoint writes its API keys' last use to PostgreSQL.
+    pub last_used_flush_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,6 +94,7 @@ url = "postgres://localhost/eventward"
 migration_url = ""
 pool_size = 8
 reload_secs = 30
+last_used_flush_secs = 60
 
 [amqp]
 url = "amqp://guest:guest@127.0.0.1:5672/%2f"
@@ -178,6 +181,10 @@ impl Settings {
             ("http.keep_alive_secs", self.http.keep_alive_secs as usize),
             ("http.max_connections", self.http.max_connections),
             ("http.max_json_depth", self.http.max_json_depth),
+            (
+                "database.last_used_flush_secs",
+                self.database.last_used_flush_secs as usize,
+            ),
         ] {
             if value == 0 {
                 bail!("{key} must be greater than 0");

@@ -21,9 +21,9 @@ use actix::prelude::*;
 use futures_util::FutureExt;
 use uuid::Uuid;
 
-use crate::authenticator::{Authenticator, Guard, JwtOptions, Reconfigure, Retire};
+use crate::authenticator::{Authenticator, Guard, Reconfigure, Retire, Wiring};
 use crate::catalog::{ApiKeyTable, Catalog, Endpoint};
-use crate::jwks_refresher::{JwksSlots, Providers};
+use crate::jwks_refresher::Providers;
 use crate::snapshot::{Current, Routes, Snapshot};
 use crate::store;
 
@@ -31,9 +31,7 @@ pub struct KeyRegistry {
     database_url: String,
     current: Arc<Current>,
     version: u64,
-    jwks_slots: JwksSlots,
-    jwt: JwtOptions,
-    pool: store::Pool,
+    wiring: Wiring,
     reload_every: Duration,
     /// Every endpoint's Authenticator and the guard it last built.
     authenticators: HashMap<Uuid, (Addr<Authenticator>, Arc<Guard>)>,
@@ -43,30 +41,21 @@ impl KeyRegistry {
     pub fn new(
         database_url: String,
         current: Arc<Current>,
-        jwks_slots: JwksSlots,
-        jwt: JwtOptions,
-        pool: store::Pool,
+        wiring: Wiring,
         reload_every: Duration,
     ) -> KeyRegistry {
         KeyRegistry {
             database_url,
             current,
             version: 0,
-            jwks_slots,
-            jwt,
-            pool,
+            wiring,
             reload_every,
             authenticators: HashMap::new(),
         }
     }
 
     fn start_authenticator(&self, endpoint: Endpoint) -> (Addr<Authenticator>, Arc<Guard>) {
-        Authenticator::start(
-            endpoint,
-            self.jwks_slots.clone(),
-            self.jwt,
-            self.pool.clone(),
-        )
+        Authenticator::start(endpoint, self.wiring.clone())
     }
 
     /// Brings the Authenticators in line with the new catalog (an endpoint
@@ -74,7 +63,8 @@ impl KeyRegistry {
     /// then publishes one snapshot of the whole catalog. No further catalog is
     /// applied until this one is published (`ctx.wait`).
     fn apply(&mut self, catalog: Catalog, ctx: &mut Context<Self>) {
-        self.jwks_slots
+        self.wiring
+            .jwks_slots
             .refresher()
             .do_send(Providers(catalog.providers.clone()));
         let mut kept = HashMap::with_capacity(catalog.endpoints.len());

@@ -10,7 +10,7 @@ use actix::Actor;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
-use crate::authenticator::JwtOptions;
+use crate::authenticator::{JwtOptions, Wiring};
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::jwks_refresher::JwksRefresher;
@@ -43,12 +43,15 @@ async fn serve(settings: Settings, amqp_runtime: tokio::runtime::Handle) -> anyh
     KeyRegistry::new(
         settings.database.url.clone(),
         current.clone(),
-        jwks_slots.clone(),
-        JwtOptions {
-            leeway: settings.leeway(),
-            cache_size: settings.jwt.cache_size,
+        Wiring {
+            jwks_slots: jwks_slots.clone(),
+            jwt: JwtOptions {
+                leeway: settings.leeway(),
+                cache_size: settings.jwt.cache_size,
+            },
+            pool: pool.clone(),
+            usage_flush: Duration::from_secs(settings.database.last_used_flush_secs),
         },
-        pool.clone(),
         Duration::from_secs(settings.database.reload_secs),
     )
     .start();

@@ -139,3 +139,40 @@ async fn http_workers_sets_the_number_of_worker_threads() {
     let cores = std::thread::available_parallelism().unwrap().get();
     assert_eq!(workers(&daemon), cores);
 }
+
+/// Each endpoint writes its API keys' last use off the request path; `key
+/// list` shows it, and an unused key has none.
+#[tokio::test(flavor = "multi_thread")]
+async fn api_keys_last_use_is_recorded_and_listed() {
+    let mut env = TestEnv::new();
+    env.set("EVENTWARD_DATABASE__LAST_USED_FLUSH_SECS", "1");
+    let (_, key) = env.secured_notification("orders");
+    env.create_key("idle");
+    let _daemon = env.serve().await;
+    let last_used = |name: &str| {
+        env.cli_json(&["key", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["name"] == name)
+            .unwrap()["last_used_at"]
+            .clone()
+    };
+    assert!(last_used("orders-key").is_null());
+
+    let before = chrono::Utc::now().timestamp();
+    let r = post(&env.url("/v1/events/acme/orders"), &key, "{}").await;
+    assert_eq!(r.status(), 202);
+    eventually(Duration::from_secs(5), "last use recorded", || async {
+        !last_used("orders-key").is_null()
+    })
+    .await;
+    let at = chrono::DateTime::parse_from_rfc3339(last_used("orders-key").as_str().unwrap())
+        .unwrap()
+        .timestamp();
+    assert!(
+        (before - 1..=chrono::Utc::now().timestamp()).contains(&at),
+        "{at}"
+    );
+    assert!(last_used("idle").is_null());
+}

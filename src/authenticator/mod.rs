@@ -30,15 +30,21 @@ use crate::catalog::{Endpoint, Security};
 use crate::jwks_refresher::JwksSlots;
 use crate::store;
 
-/// How often an endpoint writes its API keys' last use.
-pub const USAGE_FLUSH: Duration = Duration::from_secs(60);
+/// What every Authenticator is started with; the KeyRegistry holds one.
+#[derive(Clone)]
+pub struct Wiring {
+    pub jwks_slots: JwksSlots,
+    pub jwt: JwtOptions,
+    pub pool: store::Pool,
+    /// How often an endpoint writes its API keys' last use
+    /// (`database.last_used_flush_secs`).
+    pub usage_flush: Duration,
+}
 
 pub struct Authenticator {
     guard: Arc<Guard>,
-    jwks_slots: JwksSlots,
-    options: JwtOptions,
+    wiring: Wiring,
     outcomes: Arc<Outcomes>,
-    pool: store::Pool,
     /// Last-use times already written, per key.
     flushed: HashMap<Uuid, i64>,
 }
@@ -46,30 +52,23 @@ pub struct Authenticator {
 impl Authenticator {
     /// Starts the endpoint's actor and builds its first guard synchronously,
     /// so the endpoint is routable the moment the registry publishes it.
-    pub fn start(
-        endpoint: Endpoint,
-        jwks_slots: JwksSlots,
-        options: JwtOptions,
-        pool: store::Pool,
-    ) -> (Addr<Authenticator>, Arc<Guard>) {
+    pub fn start(endpoint: Endpoint, wiring: Wiring) -> (Addr<Authenticator>, Arc<Guard>) {
         let mut first = None;
         let addr = Authenticator::create(|ctx| {
             let outcomes = Arc::new(Outcomes::default());
             let usage = usage_for(&outcomes, &endpoint.security);
             let guard = Arc::new(guard::build(
                 endpoint,
-                &jwks_slots,
-                options,
+                &wiring.jwks_slots,
+                wiring.jwt,
                 Arc::new(usage),
                 guard::RefetchGate::new(ctx.address().downgrade()),
             ));
             first = Some(guard.clone());
             Authenticator {
                 guard,
-                jwks_slots,
-                options,
+                wiring,
                 outcomes,
-                pool,
                 flushed: HashMap::new(),
             }
         });
@@ -81,8 +80,8 @@ impl Authenticator {
         let usage = usage_for(&self.outcomes, &endpoint.security);
         self.guard = Arc::new(guard::build(
             endpoint,
-            &self.jwks_slots,
-            self.options,
+            &self.wiring.jwks_slots,
+            self.wiring.jwt,
             Arc::new(usage),
             guard::RefetchGate::new(me),
         ));
@@ -95,7 +94,7 @@ impl Authenticator {
         if due.is_empty() {
             return;
         }
-        let pool = self.pool.clone();
+        let pool = self.wiring.pool.clone();
         actix_rt::spawn(async move {
             let written =
                 actix_web::web::block(move || store::key_usage::record(&pool, &due)).await;
@@ -120,7 +119,7 @@ impl Actor for Authenticator {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(USAGE_FLUSH, |act, _| act.flush_usage());
+        ctx.run_interval(self.wiring.usage_flush, |act, _| act.flush_usage());
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {

@@ -59,27 +59,31 @@ pub fn run(conn: &mut Connection, out: Out, cmd: KeyCmd) -> anyhow::Result<()> {
             if out.json {
                 let rows: Vec<_> = keys
                     .iter()
-                    .map(|k| {
+                    .map(|listed| {
+                        let k = &listed.row;
                         json!({
                             "id": k.id, "name": k.name, "prefix": k.prefix,
                             "created_at": k.created_at, "expires_at": k.expires_at,
-                            "revoked_at": k.revoked_at, "status": status(k, now),
+                            "revoked_at": k.revoked_at, "last_used_at": listed.last_used_at,
+                            "status": status(k, now),
                         })
                     })
                     .collect();
                 out.print(json!(rows));
             } else {
                 println!(
-                    "{:<24} {:<12} {:<21} {:<21} STATUS",
-                    "NAME", "PREFIX", "CREATED", "EXPIRES"
+                    "{:<24} {:<12} {:<21} {:<21} {:<21} STATUS",
+                    "NAME", "PREFIX", "CREATED", "EXPIRES", "LAST USED"
                 );
-                for k in &keys {
+                for listed in &keys {
+                    let k = &listed.row;
                     println!(
-                        "{:<24} {:<12} {:<21} {:<21} {}",
+                        "{:<24} {:<12} {:<21} {:<21} {:<21} {}",
                         k.name,
                         k.prefix,
                         time(Some(k.created_at)),
                         time(k.expires_at),
+                        time(listed.last_used_at),
                         status(k, now)
                     );
                 }

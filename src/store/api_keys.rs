@@ -12,7 +12,7 @@ use diesel::sql_types::{Interval, Nullable, Timestamptz};
 use diesel::Connection as _;
 use uuid::Uuid;
 
-use super::schema::api_keys;
+use super::schema::{api_key_usage, api_keys};
 use super::{check_name, interval, unique, Connection, Result, StoreError};
 use crate::apikey;
 
@@ -99,11 +99,26 @@ pub fn create(
     insert(&mut conn.0, name, expires_in.map(interval))
 }
 
-pub fn list(conn: &mut Connection) -> Result<Vec<ApiKeyRow>> {
-    Ok(api_keys::table
+/// A key as `key list` shows it: its row and when it was last used (written
+/// by the daemons at most once a minute).
+pub struct ListedKey {
+    pub row: ApiKeyRow,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+pub fn list(conn: &mut Connection) -> Result<Vec<ListedKey>> {
+    let rows: Vec<(ApiKeyRow, Option<DateTime<Utc>>)> = api_keys::table
+        .left_join(api_key_usage::table)
         .order((api_keys::name, api_keys::created_at.desc()))
-        .select(ApiKeyRow::as_select())
-        .load(&mut conn.0)?)
+        .select((
+            ApiKeyRow::as_select(),
+            api_key_usage::last_used_at.nullable(),
+        ))
+        .load(&mut conn.0)?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, last_used_at)| ListedKey { row, last_used_at })
+        .collect())
 }
 
 /// Revokes the key that holds `name` and any rolled predecessor still in its

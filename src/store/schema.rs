@@ -71,7 +71,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_key_usage (api_key_id) {
+        api_key_id -> Uuid,
+        last_used_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(notifications -> workspaces (workspace_id));
+diesel::joinable!(api_key_usage -> api_keys (api_key_id));
 diesel::joinable!(notification_api_keys -> notifications (notification_id));
 diesel::joinable!(notification_api_keys -> api_keys (api_key_id));
 diesel::joinable!(notification_jwt_providers -> notifications (notification_id));
@@ -79,6 +87,7 @@ diesel::joinable!(notification_jwt_providers -> jwt_providers (provider_id));
 diesel::joinable!(idempotency_records -> notifications (notification_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    api_key_usage,
     workspaces,
     notifications,
     api_keys,
