@@ -157,7 +157,7 @@ async fn accept(
     let Some(key) = idempotency_key else {
         return publish(kind, state, guard, &principal, &events)
             .await
-            .map(|(_, r)| r);
+            .map(accepted);
     };
     let nid = guard.endpoint.id;
     let fingerprint = idempotency::fingerprint(kind == Kind::Batch, &body);
@@ -190,7 +190,8 @@ async fn accept(
         )),
     }
     match publish(kind, state, guard, &principal, &events).await {
-        Ok((body, response)) => {
+        Ok(body) => {
+            let response = accepted(body.clone());
             // The events are in the broker: failing to record the answer must
             // not turn this into an error the client would retry.
             let done = store(state, move |c| {
@@ -242,14 +243,14 @@ pub fn route(
         })
 }
 
-/// Publishes the events; on success returns the 202 body and response.
+/// Publishes the events; on success returns the 202 body.
 async fn publish(
     kind: Kind,
     state: &AppState,
     guard: &Guard,
     principal: &Principal,
     events: &[&RawValue],
-) -> Result<(String, HttpResponse), Problem> {
+) -> Result<String, Problem> {
     let received = Utc::now();
     let endpoint = &guard.endpoint;
     let ids: Vec<Uuid> = events.iter().map(|_| Uuid::now_v7()).collect();
@@ -268,15 +269,36 @@ async fn publish(
         })
         .collect();
     state.publisher.publish(messages).await?;
-    let body = match kind {
-        Kind::Single => serde_json::json!({"id": ids[0], "status": "accepted"}),
-        Kind::Batch => serde_json::json!({"ids": ids, "status": "accepted"}),
+    Ok(accepted_body(kind, &ids))
+}
+
+/// `{"id":…,"status":"accepted"}` or `{"ids":[…],"status":"accepted"}`.
+fn accepted_body(kind: Kind, ids: &[Uuid]) -> String {
+    let mut body = String::with_capacity(32 + 39 * ids.len());
+    body.push_str(match kind {
+        Kind::Single => r#"{"id":"#,
+        Kind::Batch => r#"{"ids":["#,
+    });
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push('"');
+        body.push_str(id.hyphenated().encode_lower(&mut buf));
+        body.push('"');
     }
-    .to_string();
-    let response = HttpResponse::Accepted()
+    if kind == Kind::Batch {
+        body.push(']');
+    }
+    body.push_str(r#","status":"accepted"}"#);
+    body
+}
+
+fn accepted(body: String) -> HttpResponse {
+    HttpResponse::Accepted()
         .content_type("application/json")
-        .body(body.clone());
-    Ok((body, response))
+        .body(body)
 }
 
 /// Runs a database call off the async worker.
@@ -299,4 +321,24 @@ async fn store<T: Send + 'static>(
     .await
     .map_err(|e| unavailable(e.to_string()))?
     .map_err(|e| unavailable(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_accepted_body_is_what_serde_json_writes() {
+        let ids = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+        assert_eq!(
+            accepted_body(Kind::Single, &ids[..1]),
+            serde_json::json!({"id": ids[0], "status": "accepted"}).to_string()
+        );
+        for n in 1..=3 {
+            assert_eq!(
+                accepted_body(Kind::Batch, &ids[..n]),
+                serde_json::json!({"ids": &ids[..n], "status": "accepted"}).to_string()
+            );
+        }
+    }
 }
