@@ -37,7 +37,7 @@
 #   BENCH_KEEP_DB=1      keep the eventward_bench database afterwards
 #   BENCH_SETTLE=3       seconds to let the broker settle after a purge
 # Needs: cargo, wrk (apt-get install wrk), psql, curl, jq, awk.
-# Takes about 3 minutes after the build ("core": about 1).
+# Takes about 4-5 minutes after the build ("core": about 1.5).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -198,7 +198,7 @@ run_wrk() { # $1 label, $2 key, $3 seconds [, $4 body file] -> prints the BENCH_
     sed -n 's/^BENCH_RESULT //p' "$OUT/wrk-$1.txt"
 }
 run_load_tokens() { # $1 label, $2 tokens file, $3 seconds [, --once] -> prints http_load's json
-    "$LOAD" --tokens-file "$2" ${4:-} --body-file "$BODY" -c "$CONC" --duration-secs "$3" --label "$1" "$JWT_URL" \
+    "$LOAD" --tokens-file "$2" ${4:+"$4"} --body-file "$BODY" -c "$CONC" --duration-secs "$3" --label "$1" "$JWT_URL" \
         2>"$OUT/load-$1.stderr" | tee "$OUT/load-$1.json"
 }
 run_load() { # $1 label, $2 key, $3 seconds -> prints http_load's json
@@ -418,7 +418,6 @@ row "(a) ceiling: best layout, $(j "$PLAIN_JSON" .layout)" "$PLAIN_JSON" "-" "-"
 row "(b) eventward, API key, wrk" "$WRK_JSON" "$CPU_WRK" "$BW_BUSY" "$BR_WRK"
 row "(b) eventward, API key, http_load (ours)" "$ACC_JSON" "$CPU_ACC" "$B_BUSY" "$BR_ACC"
 if [[ $PHASES != core ]]; then
-    ACC_N_LOAD=$ACC_N
     BAD_N=$(j "$BAD_JSON" .requests); UNK_N=$(j "$UNK_JSON" .requests); NOBODY_N=$(j "$NOBODY_JSON" .requests)
     K100_N=$(j "$K100_JSON" .ok); RS_N=$(j "$RS_JSON" .ok); ES_N=$(j "$ES_JSON" .ok)
     RSR_N=$(j "$RSR_JSON" .ok); FLOOD_N=$(j "$FLOOD_JSON" .requests)
