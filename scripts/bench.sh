@@ -2,30 +2,34 @@
 # eventward benchmark: one run measures, on this machine, against the local
 # PostgreSQL and RabbitMQ (127.0.0.1 only):
 #   (a) the broker's ceiling: a plain lapin publisher with confirms
-#       (examples/plain_publisher.rs), same message size and properties as
-#       eventward's CloudEvent for bench/body.json, BENCH_CONC publishes in flight;
-#   (b) eventward end to end, BENCH_CONC keep-alive connections, a valid API
-#       key: rate, p50/p99, eventward CPU per request. The load comes from
-#       examples/http_load.rs, which times requests exactly as plain_publisher
-#       times publishes (so the p99s compare); wrk (bench/post.lua) runs the
-#       same load as a cross-check. On this machine wrk's latencies fail
-#       Little's law (mean latency x rate is 2-3x the connection count), so
-#       the latency targets use http_load's figures; the "in flight" column
-#       (rate x mean latency, at most the concurrency when latencies are right)
-#       shows it;
-#   (c) refusals: a key with a wrong checksum, and a well-formed unknown key:
-#       eventward CPU per refused request vs per accepted request (plus, as a
-#       diagnostic, a refusal of a request without a body);
+#       (examples/plain_publisher.rs) sending exactly the message eventward
+#       publishes for bench/body.json (built by eventward's own code), BENCH_CONC
+#       publishes in flight, over each layout of BENCH_LAYOUTS in turn (1, 2, 4,
+#       8 channels, 2 connections x 4); the ceiling is the best of them;
+#   (b) eventward end to end, a valid API key, through wrk at the same
+#       concurrency (the headline figure), then through examples/http_load.rs
+#       (ours: it times requests exactly as plain_publisher times publishes);
+#       eventward CPU per accepted event beside the broker's CPU per message,
+#       both from /proc, in the same phase;
+#   (c) refusals: a key with a wrong checksum, and a well-formed unknown key
+#       (plus, as a diagnostic, a refusal of a request without a body);
+#   (e) JWT endpoints: distinct RS256 and ES256 tokens, repeated tokens, an
+#       unknown-kid flood;
 #   (d) 100,000 API keys (examples/seed_keys.rs): time from exec to /readyz 200,
 #       resident memory, catalog reload cost, and CPU per request again.
-# Prints a summary with the targets and writes it to bench/results-latest.txt
-# (raw outputs of the last run in bench/last-run/).
+# Prints a summary with the targets (PASS/FAIL) and writes it to
+# bench/results-latest.txt (raw outputs of the last run in bench/last-run/).
 #
 # Usage: scripts/bench.sh            (from anywhere; builds first)
 # Environment:
 #   BENCH_SKIP_BUILD=1   use the binaries in target/release as they are
-#   BENCH_SECS=20        duration of (a) and (b); (c) and (d) use half of it
+#   BENCH_SECS=10        duration of the wrk run in (b); the rest use half of it
+#   BENCH_LAYOUT_SECS=6  duration of each layout in (a)
+#   BENCH_LAYOUTS=1,2,4,8,2x4   layouts of (a): C channels, or N connections x C
 #   BENCH_CONC=64        publishes in flight / HTTP connections
+#   BENCH_PHASES=all     or "core": only (a) and (b)
+#   BENCH_WORKERS=       http.workers for eventward (default: its own default)
+#   BENCH_CHANNELS=      amqp.channels for eventward (default: its own default)
 #   BENCH_KEYS=100000    keys in phase (d)
 #   BENCH_PG=postgres://postgres@127.0.0.1:5432   (database eventward_bench is dropped and recreated)
 #   BENCH_AMQP=amqp://guest:guest@127.0.0.1:5672/%2f
@@ -33,13 +37,16 @@
 #   BENCH_KEEP_DB=1      keep the eventward_bench database afterwards
 #   BENCH_SETTLE=3       seconds to let the broker settle after a purge
 # Needs: cargo, wrk (apt-get install wrk), psql, curl, jq, awk.
-# Takes about 2.5 minutes after the build (under 5).
+# Takes about 4-5 minutes after the build ("core": about 1.5).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
-SECS=${BENCH_SECS:-20}
+SECS=${BENCH_SECS:-10}
+LAYOUT_SECS=${BENCH_LAYOUT_SECS:-6}
+LAYOUTS=${BENCH_LAYOUTS:-1,2,4,8,2x4}
+PHASES=${BENCH_PHASES:-all}
 SHORT=$(( SECS / 2 > 5 ? SECS / 2 : 5 ))
 CONC=${BENCH_CONC:-64}
 KEYS=${BENCH_KEYS:-100000}
@@ -117,6 +124,8 @@ export EVENTWARD_AMQP__EXCHANGE=$EXCHANGE
 export EVENTWARD_AMQP__DEFAULT_QUEUE=$QUEUE
 export EVENTWARD_HTTP__LISTEN=127.0.0.1:$PORT
 export EVENTWARD_HTTP__PUBLIC_URL=$BASE
+[[ -n ${BENCH_WORKERS:-} ]] && export EVENTWARD_HTTP__WORKERS=$BENCH_WORKERS
+[[ -n ${BENCH_CHANNELS:-} ]] && export EVENTWARD_AMQP__CHANNELS=$BENCH_CHANNELS
 export RUST_LOG=warn
 ew() { "$BIN" --config "$CONFIG" "$@"; }
 
@@ -189,7 +198,7 @@ run_wrk() { # $1 label, $2 key, $3 seconds [, $4 body file] -> prints the BENCH_
     sed -n 's/^BENCH_RESULT //p' "$OUT/wrk-$1.txt"
 }
 run_load_tokens() { # $1 label, $2 tokens file, $3 seconds [, --once] -> prints http_load's json
-    "$LOAD" --tokens-file "$2" ${4:-} --body-file "$BODY" -c "$CONC" --duration-secs "$3" --label "$1" "$JWT_URL" \
+    "$LOAD" --tokens-file "$2" ${4:+"$4"} --body-file "$BODY" -c "$CONC" --duration-secs "$3" --label "$1" "$JWT_URL" \
         2>"$OUT/load-$1.stderr" | tee "$OUT/load-$1.json"
 }
 run_load() { # $1 label, $2 key, $3 seconds -> prints http_load's json
@@ -244,30 +253,30 @@ purge
 
 # ------------------------------------------------------------------ (a) plain publisher
 
-log "(a) plain lapin publisher: c=$CONC, ${SECS}s"
-phase_begin
-PLAIN_JSON=$(timeout $(( SECS + 60 )) "$PLAIN" --url "$AMQP" --body-file "$BODY" \
-    --workspace "$WS" --notification "$NOTIF" -c "$CONC" --duration-secs "$SECS" -n 100000000 \
+log "(a) plain lapin publisher: c=$CONC, layouts $LAYOUTS, ${LAYOUT_SECS}s each"
+PLAIN_JSON=$(timeout $(( (LAYOUT_SECS + 10) * 10 + 60 )) "$PLAIN" --url "$AMQP" --body-file "$BODY" \
+    --workspace "$WS" --notification "$NOTIF" -c "$CONC" --duration-secs "$LAYOUT_SECS" -n 100000000 \
+    --layouts "$LAYOUTS" --settle-secs "${BENCH_SETTLE:-3}" ${BROKER:+--broker-pid "$BROKER"} \
     2>"$OUT/plain.stderr")
-phase_end A
 echo "$PLAIN_JSON" >"$OUT/plain.json"
 settle
 PLAIN_BYTES=$(j "$PLAIN_JSON" .message_bytes)
 
 # ------------------------------------------------------------------ (b) eventward accepted
 
-log "(b) eventward, http_load c=$CONC, ${SECS}s, valid key"
+log "(b) eventward, wrk -t2 -c$CONC, ${SECS}s, valid key (headline)"
 phase_begin
-ACC_JSON=$(run_load accepted "$KEY" "$SECS")
-phase_end B
-purge
-[[ $(j "$ACC_JSON" .non2xx) == 0 ]] || log "warning: $(j "$ACC_JSON" .non2xx) non-2xx answers in the accepted run"
-log "(b) cross-check: eventward, wrk c=$CONC, ${SHORT}s, valid key"
-phase_begin
-WRK_JSON=$(run_wrk accepted-wrk "$KEY" "$SHORT")
+WRK_JSON=$(run_wrk accepted-wrk "$KEY" "$SECS")
 phase_end BW
 purge
+[[ $(j "$WRK_JSON" .non2xx) == 0 ]] || log "warning: $(j "$WRK_JSON" .non2xx) non-2xx answers in the accepted run"
+log "(b) eventward, http_load c=$CONC, ${SHORT}s, valid key (our load generator, for latency)"
+phase_begin
+ACC_JSON=$(run_load accepted "$KEY" "$SHORT")
+phase_end B
+purge
 
+if [[ $PHASES != core ]]; then
 # ------------------------------------------------------------------ (c) refusals
 
 log "(c) refusals, wrk c=$CONC, ${SHORT}s each: wrong checksum, unknown key"
@@ -366,6 +375,8 @@ K100_JSON=$(run_load keys100k "$SEEDED_KEY" "$SHORT")
 phase_end D
 HWM100K_MB=$(calc "$(hwm_kb "$DAEMON") / 1024" 1)
 purge
+
+fi # PHASES != core
 stop_daemon
 
 # ------------------------------------------------------------------ summary
@@ -373,90 +384,106 @@ stop_daemon
 per_req_us() { # ticks, requests
     calc "$1 / $TICK * 1e6 / ($2 > 0 ? $2 : 1)" 1
 }
-ACC_N=$(j "$ACC_JSON" .requests); BAD_N=$(j "$BAD_JSON" .requests)
-UNK_N=$(j "$UNK_JSON" .requests); K100_N=$(j "$K100_JSON" .requests)
-NOBODY_N=$(j "$NOBODY_JSON" .requests); WRK_N=$(j "$WRK_JSON" .requests)
-RS_N=$(j "$RS_JSON" .requests); ES_N=$(j "$ES_JSON" .requests); FLOOD_N=$(j "$FLOOD_JSON" .requests)
-CPU_RS=$(per_req_us "$E1_EW_TICKS" "$RS_N")
-CPU_ES=$(per_req_us "$E2_EW_TICKS" "$ES_N")
-CPU_FLOOD=$(per_req_us "$E3_EW_TICKS" "$FLOOD_N")
-RSR_N=$(j "$RSR_JSON" .requests)
-CPU_RSR=$(per_req_us "$E4_EW_TICKS" "$RSR_N")
-RS_RATIO=$(calc "$(j "$RS_JSON" .ok_rate) / $(j "$PLAIN_JSON" .rate)" 3)
-ES_RATIO=$(calc "$(j "$ES_JSON" .ok_rate) / $(j "$PLAIN_JSON" .rate)" 3)
-PLAIN_N=$(j "$PLAIN_JSON" .n)
-CPU_ACC=$(per_req_us "$B_EW_TICKS" "$ACC_N")
-CPU_BAD=$(per_req_us "$C1_EW_TICKS" "$BAD_N")
-CPU_UNK=$(per_req_us "$C2_EW_TICKS" "$UNK_N")
-CPU_NOBODY=$(per_req_us "$C3_EW_TICKS" "$NOBODY_N")
-CPU_WRK=$(per_req_us "$BW_EW_TICKS" "$WRK_N")
-CPU_K100=$(per_req_us "$D_EW_TICKS" "$K100_N")
-BR_PLAIN=$(per_req_us "$A_BR_TICKS" "$PLAIN_N")
-BR_ACC=$(per_req_us "$B_BR_TICKS" "$ACC_N")
-RELOAD_MS=$(calc "$R_EW_TICKS / $TICK * 1000 / 3" 0)
+verdict() { awk "BEGIN { print ($1) ? \"PASS\" : \"FAIL\" }"; }
+inflight() { jq -r '(.rate * .mean_ms / 1000 * 10 | round) / 10' <<<"$1"; }
+row() { # label json cpu busy [broker us/msg]
+    printf '%-40s %10s %9s %9s %9s %10s %9s %9s %9s %5s%%\n' "$1" "$(j "$2" 'if .ok == 0 then .rate else (.ok_rate // .rate) end')" \
+        "$(j "$2" .p50_ms)" "$(j "$2" .p99_ms)" "$(j "$2" .mean_ms)" "$(j "$2" '.requests // .n')" \
+        "$(inflight "$2")" "$3" "${5:--}" "$4"
+}
+line() { printf '%-62s %-22s %s\n' "$@"; }
 
-PLAIN_RATE=$(j "$PLAIN_JSON" .rate); EW_RATE=$(j "$ACC_JSON" .ok_rate)
-PLAIN_P99=$(j "$PLAIN_JSON" .p99_ms)
-EW_P99=$(j "$ACC_JSON" .p99_ms)
+PLAIN_RATE=$(j "$PLAIN_JSON" .rate); PLAIN_P99=$(j "$PLAIN_JSON" .p99_ms)
+BR_PLAIN=$(j "$PLAIN_JSON" '.broker_cpu_us_per_msg // "?"')
+WRK_N=$(j "$WRK_JSON" .ok); ACC_N=$(j "$ACC_JSON" .ok)
+EW_RATE=$(j "$WRK_JSON" .ok_rate); EW_P99=$(j "$WRK_JSON" .p99_ms)
+CPU_WRK=$(per_req_us "$BW_EW_TICKS" "$WRK_N"); BR_WRK=$(per_req_us "$BW_BR_TICKS" "$WRK_N")
+CPU_ACC=$(per_req_us "$B_EW_TICKS" "$ACC_N"); BR_ACC=$(per_req_us "$B_BR_TICKS" "$ACC_N")
 RATIO=$(calc "$EW_RATE / $PLAIN_RATE" 3)
 P99_DIFF=$(calc "$EW_P99 - $PLAIN_P99" 2)
-REF_RATIO_BAD=$(calc "$CPU_BAD / $CPU_ACC" 3)
-REF_RATIO_UNK=$(calc "$CPU_UNK / $CPU_ACC" 3)
-REF_RATIO_NOBODY=$(calc "$CPU_NOBODY / $CPU_ACC" 3)
-K_RATIO=$(calc "$CPU_K100 / $CPU_ACC" 3)
-verdict() { awk "BEGIN { print ($1) ? \"PASS\" : \"FAIL\" }"; }
-EW_MSG_NOTE=${EW_MSG_BYTES:-?}
+LOAD_RATIO=$(calc "$(j "$ACC_JSON" .ok_rate) / $PLAIN_RATE" 3)
+LOAD_P99_DIFF=$(calc "$(j "$ACC_JSON" .p99_ms) - $PLAIN_P99" 2)
+CPU_RATIO=$(calc "$CPU_WRK / ($BR_WRK > 0 ? $BR_WRK : 1)" 3)
 
 {
-printf 'eventward benchmark  %s  (%s, %s cores, c=%s, %ss; refusals and 100k keys %ss)\n' \
-    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(git rev-parse --short HEAD 2>/dev/null || echo no-git)" "$(nproc)" "$CONC" "$SECS" "$SHORT"
-printf 'message: %s bytes (plain publisher), %s bytes (eventward, from the queue)\n\n' "$PLAIN_BYTES" "$EW_MSG_NOTE"
-inflight() { jq -r '(.rate * .mean_ms / 1000 * 10 | round) / 10' <<<"$1"; }
-row() { # label json cpu busy
-    printf '%-36s %10s %9s %9s %9s %10s %9s %8s %5s%%\n' "$1" "$(j "$2" 'if .ok == 0 then .rate else (.ok_rate // .rate) end')" \
-        "$(j "$2" .p50_ms)" "$(j "$2" .p99_ms)" "$(j "$2" .mean_ms)" "$(j "$2" '.requests // .n')" \
-        "$(inflight "$2")" "$3" "$4"
-}
-printf '%-36s %10s %9s %9s %9s %10s %9s %8s %6s\n' "run" "rate/s" "p50 ms" "p99 ms" "mean ms" "requests" "in flight" "ew us/req" "busy"
-row "(a) plain lapin publisher" "$PLAIN_JSON" "-" "$A_BUSY"
-row "(b) eventward, valid key, 10 keys" "$ACC_JSON" "$CPU_ACC" "$B_BUSY"
-row "(b) same load through wrk" "$WRK_JSON" "$CPU_WRK" "$BW_BUSY"
-row "(c) wrk, refused: bad checksum $STATUS_BAD" "$BAD_JSON" "$CPU_BAD" "$C1_BUSY"
-row "(c) wrk, refused: unknown key $STATUS_UNK" "$UNK_JSON" "$CPU_UNK" "$C2_BUSY"
-row "(c) wrk, refused, no body (diag.)" "$NOBODY_JSON" "$CPU_NOBODY" "$C3_BUSY"
-row "(d) eventward, $TOTAL_KEYS keys" "$K100_JSON" "$CPU_K100" "$D_BUSY"
-row "(e) JWT, distinct RS256 tokens" "$RS_JSON" "$CPU_RS" "$E1_BUSY"
-row "(e) JWT, distinct ES256 tokens" "$ES_JSON" "$CPU_ES" "$E2_BUSY"
-row "(e) JWT, 64 RS256 tokens repeated" "$RSR_JSON" "$CPU_RSR" "$E4_BUSY"
-row "(e) JWT, unknown-kid flood (401)" "$FLOOD_JSON" "$CPU_FLOOD" "$E3_BUSY"
+printf 'eventward benchmark  %s  (%s, %s cores, c=%s; wrk %ss, layouts %ss each, others %ss; workers=%s channels=%s)\n' \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(git rev-parse --short HEAD 2>/dev/null || echo no-git)" "$(nproc)" "$CONC" "$SECS" \
+    "$LAYOUT_SECS" "$SHORT" "${BENCH_WORKERS:-default}" "${BENCH_CHANNELS:-default}"
+printf 'message: %s bytes (plain publisher), %s bytes (eventward, from the queue)\n\n' "$PLAIN_BYTES" "${EW_MSG_BYTES:-?}"
+printf '%-40s %10s %9s %9s %9s %10s %9s %9s %9s %6s\n' "run" "rate/s" "p50 ms" "p99 ms" "mean ms" "requests" "in flight" "ew us/ev" "br us/msg" "busy"
+for run in $(jq -c '.runs[]' <<<"$PLAIN_JSON"); do
+    row "(a) plain publisher, $(j "$run" .layout) (conn x ch)" "$run" "-" "-" "$(j "$run" '.broker_cpu_us_per_msg // "-"')"
+done
+row "(a) ceiling: best layout, $(j "$PLAIN_JSON" .layout)" "$PLAIN_JSON" "-" "-" "$BR_PLAIN"
+row "(b) eventward, API key, wrk" "$WRK_JSON" "$CPU_WRK" "$BW_BUSY" "$BR_WRK"
+row "(b) eventward, API key, http_load (ours)" "$ACC_JSON" "$CPU_ACC" "$B_BUSY" "$BR_ACC"
+if [[ $PHASES != core ]]; then
+    BAD_N=$(j "$BAD_JSON" .requests); UNK_N=$(j "$UNK_JSON" .requests); NOBODY_N=$(j "$NOBODY_JSON" .requests)
+    K100_N=$(j "$K100_JSON" .ok); RS_N=$(j "$RS_JSON" .ok); ES_N=$(j "$ES_JSON" .ok)
+    RSR_N=$(j "$RSR_JSON" .ok); FLOOD_N=$(j "$FLOOD_JSON" .requests)
+    CPU_BAD=$(per_req_us "$C1_EW_TICKS" "$BAD_N"); CPU_UNK=$(per_req_us "$C2_EW_TICKS" "$UNK_N")
+    CPU_NOBODY=$(per_req_us "$C3_EW_TICKS" "$NOBODY_N"); CPU_K100=$(per_req_us "$D_EW_TICKS" "$K100_N")
+    CPU_RS=$(per_req_us "$E1_EW_TICKS" "$RS_N"); CPU_ES=$(per_req_us "$E2_EW_TICKS" "$ES_N")
+    CPU_RSR=$(per_req_us "$E4_EW_TICKS" "$RSR_N"); CPU_FLOOD=$(per_req_us "$E3_EW_TICKS" "$FLOOD_N")
+    row "(c) wrk, refused: bad checksum $STATUS_BAD" "$BAD_JSON" "$CPU_BAD" "$C1_BUSY"
+    row "(c) wrk, refused: unknown key $STATUS_UNK" "$UNK_JSON" "$CPU_UNK" "$C2_BUSY"
+    row "(c) wrk, refused, no body (diag.)" "$NOBODY_JSON" "$CPU_NOBODY" "$C3_BUSY"
+    row "(d) http_load, $TOTAL_KEYS keys" "$K100_JSON" "$CPU_K100" "$D_BUSY"
+    row "(e) http_load, distinct RS256 tokens" "$RS_JSON" "$CPU_RS" "$E1_BUSY"
+    row "(e) http_load, distinct ES256 tokens" "$ES_JSON" "$CPU_ES" "$E2_BUSY"
+    row "(e) http_load, $CONC RS256 tokens repeated" "$RSR_JSON" "$CPU_RSR" "$E4_BUSY"
+    row "(e) http_load, unknown-kid flood (401)" "$FLOOD_JSON" "$CPU_FLOOD" "$E3_BUSY"
+fi
 printf '\n'
-printf '%-58s %-16s %s\n' "figure" "value" "target"
-printf '%-58s %-16s %s\n' "eventward / plain publisher rate" "$RATIO" ">= 0.8  $(verdict "$RATIO >= 0.8")"
-printf '%-58s %-16s %s\n' "p99 eventward - plain (ms)" "$P99_DIFF" "<= 5    $(verdict "$P99_DIFF <= 5")"
-printf '%-58s %-16s %s\n' "refusal CPU / accept CPU, wrong checksum" "$REF_RATIO_BAD" "<= 0.1  $(verdict "$REF_RATIO_BAD <= 0.1")"
-printf '%-58s %-16s %s\n' "refusal CPU / accept CPU, unknown key" "$REF_RATIO_UNK" "<= 0.1  $(verdict "$REF_RATIO_UNK <= 0.1")"
-printf '%-58s %-16s %s\n' "  (diagnostic) refusal without a body, connection kept" "$REF_RATIO_NOBODY" ""
-printf '%-58s %-16s %s\n' "eventward us/req user + kernel: accepted" "$(per_req_us "$B_EW_USER" "$ACC_N") + $(per_req_us "$B_EW_SYS" "$ACC_N")" ""
-printf '%-58s %-16s %s\n' "eventward us/req user + kernel: refused (wrong checksum)" "$(per_req_us "$C1_EW_USER" "$BAD_N") + $(per_req_us "$C1_EW_SYS" "$BAD_N")" ""
-printf '%-58s %-16s %s\n' "connection after a refusal with a body" "$REFUSAL_CONN" ""
-printf '%-58s %-16s %s\n' "ready after exec with 10 keys (s)" "$READY10_S" ""
-printf '%-58s %-16s %s\n' "ready after exec with $TOTAL_KEYS keys (s)" "$READY100K_S" "<= 3    $(verdict "$READY100K_S <= 3")"
-printf '%-58s %-16s %s\n' "RSS when ready, 10 keys (MB)" "$RSS10_MB" ""
-printf '%-58s %-16s %s\n' "RSS when ready, $TOTAL_KEYS keys (MB)" "$RSS100K_MB" "<= 100  $(verdict "$RSS100K_MB <= 100")"
-printf '%-58s %-16s %s\n' "RSS after 3 catalog reloads / peak (VmHWM) (MB)" "$RSS100K_AFTER_RELOAD_MB / $HWM100K_MB" "<= 100  $(verdict "$HWM100K_MB <= 100")"
-printf '%-58s %-16s %s\n' "one catalog reload with $TOTAL_KEYS keys (CPU ms)" "$RELOAD_MS" ""
-printf '%-58s %-16s %s\n' "CPU us/request, 10 keys -> $TOTAL_KEYS keys (ratio)" "$CPU_ACC -> $CPU_K100 ($K_RATIO)" "same    $(verdict "$K_RATIO <= 1.15")"
-printf '%-58s %-16s %s\n' "RS256 JWT endpoint / plain publisher rate" "$RS_RATIO" ">= 0.7  $(verdict "$RS_RATIO >= 0.7")"
-printf '%-58s %-16s %s\n' "ES256 JWT endpoint / plain publisher rate" "$ES_RATIO" ""
-printf '%-58s %-16s %s\n' "eventward us/req: API key -> RS256 -> ES256" "$CPU_ACC -> $CPU_RS -> $CPU_ES" ""
-printf '%-58s %-16s %s\n' "eventward us/req: RS256 distinct -> repeated (token cache)" "$CPU_RS -> $CPU_RSR" ""
-printf '%-58s %-16s %s\n' "JWKS fetches during the unknown-kid flood ($FLOOD_N requests)" "$FLOOD_FETCHES" "<= 1    $(verdict "$FLOOD_FETCHES <= 1")"
-printf '%-58s %-16s %s\n' "broker CPU us/message, plain -> eventward" "$BR_PLAIN -> $BR_ACC" ""
-printf '%-58s %-16s %s\n' "client CPU us/op, plain publisher | http_load" "$(j "$PLAIN_JSON" .client_cpu_us_per_op) | $(j "$ACC_JSON" .client_cpu_us_per_op)" ""
+line "figure" "value" "target"
+line "eventward (wrk) / ceiling rate" "$RATIO" ">= 0.9  $(verdict "$RATIO >= 0.9")"
+line "p99 eventward (wrk) - ceiling (ms)" "$P99_DIFF" "<= 5    $(verdict "$P99_DIFF <= 5")"
+line "eventward us/event / broker us/msg, same phase (wrk)" "$CPU_WRK / $BR_WRK = $CPU_RATIO" "<= 0.2  $(verdict "$CPU_RATIO <= 0.2")"
+line "  (ours) eventward (http_load) / ceiling rate; p99 diff (ms)" "$LOAD_RATIO; $LOAD_P99_DIFF" ""
+line "eventward us/event user + kernel (wrk)" "$(per_req_us "$BW_EW_USER" "$WRK_N") + $(per_req_us "$BW_EW_SYS" "$WRK_N")" ""
+line "broker us/msg: ceiling run -> eventward run (wrk)" "$BR_PLAIN -> $BR_WRK" ""
+if [[ $PHASES != core ]]; then
+    REF_BAD=$(calc "$CPU_BAD / ($BR_WRK > 0 ? $BR_WRK : 1)" 3)
+    REF_UNK=$(calc "$CPU_UNK / ($BR_WRK > 0 ? $BR_WRK : 1)" 3)
+    RATE_BAD=$(calc "$(j "$BAD_JSON" .rate) / $EW_RATE" 1)
+    RATE_UNK=$(calc "$(j "$UNK_JSON" .rate) / $EW_RATE" 1)
+    K_RATIO=$(calc "$CPU_K100 / $CPU_ACC" 3)
+    RS_RATIO=$(calc "$(j "$RS_JSON" .ok_rate) / $PLAIN_RATE" 3)
+    ES_RATIO=$(calc "$(j "$ES_JSON" .ok_rate) / $PLAIN_RATE" 3)
+    RELOAD_MS=$(calc "$R_EW_TICKS / $TICK * 1000 / 3" 0)
+    line "refusal us (wrong checksum) / broker us/msg" "$CPU_BAD / $BR_WRK = $REF_BAD" "<= 0.1  $(verdict "$REF_BAD <= 0.1")"
+    line "refusal us (unknown key) / broker us/msg" "$CPU_UNK / $BR_WRK = $REF_UNK" "<= 0.1  $(verdict "$REF_UNK <= 0.1")"
+    line "refusals/s / accepted events/s (wrk), wrong checksum" "$RATE_BAD" ">= 10   $(verdict "$RATE_BAD >= 10")"
+    line "refusals/s / accepted events/s (wrk), unknown key" "$RATE_UNK" ">= 10   $(verdict "$RATE_UNK >= 10")"
+    line "  (diagnostic) refusal without a body, us" "$CPU_NOBODY" ""
+    line "connection after a refusal with a body" "$REFUSAL_CONN" ""
+    line "distinct RS256 tokens / ceiling rate" "$RS_RATIO" ">= 0.8  $(verdict "$RS_RATIO >= 0.8")"
+    line "distinct ES256 tokens / ceiling rate" "$ES_RATIO" ">= 0.7  $(verdict "$ES_RATIO >= 0.7")"
+    line "eventward us/event (http_load): API key -> RS256 -> ES256" "$CPU_ACC -> $CPU_RS -> $CPU_ES" ""
+    line "eventward us/event: RS256 distinct -> repeated (token cache)" "$CPU_RS -> $CPU_RSR" ""
+    line "JWKS fetches during the unknown-kid flood ($FLOOD_N requests)" "$FLOOD_FETCHES" "<= 1    $(verdict "$FLOOD_FETCHES <= 1")"
+    line "ready after exec with 10 keys (s)" "$READY10_S" ""
+    line "ready after exec with $TOTAL_KEYS keys (s)" "$READY100K_S" "<= 3    $(verdict "$READY100K_S <= 3")"
+    line "RSS when ready, 10 keys (MB)" "$RSS10_MB" ""
+    line "RSS when ready, $TOTAL_KEYS keys (MB)" "$RSS100K_MB" "<= 100  $(verdict "$RSS100K_MB <= 100")"
+    line "RSS after 3 catalog reloads / peak (VmHWM) (MB)" "$RSS100K_AFTER_RELOAD_MB / $HWM100K_MB" "<= 100  $(verdict "$HWM100K_MB <= 100")"
+    line "one catalog reload with $TOTAL_KEYS keys (CPU ms)" "$RELOAD_MS" ""
+    line "us/event (http_load), 10 keys -> $TOTAL_KEYS keys (ratio)" "$CPU_ACC -> $CPU_K100 ($K_RATIO)" "same    $(verdict "$K_RATIO <= 1.15")"
+fi
+line "client CPU us/op: plain publisher | wrk n/a | http_load" "$(j "$PLAIN_JSON" .client_cpu_us_per_op) | $(j "$ACC_JSON" .client_cpu_us_per_op)" ""
 printf '\n(rates count 2xx only for accepted runs, all answers for refusals; in flight = rate x mean latency,
- which cannot exceed the concurrency (%s) when latencies are measured right; ew us/req = eventward
- utime+stime from /proc at %s Hz per request; busy = share of both cores busy during the phase)\n' "$CONC" "$TICK"
-printf '\nraw:\nplain     %s\naccepted  %s\nwrk       %s\nbadsum    %s\nunknown   %s\nnobody    %s\nkeys100k  %s\nrs256     %s\nes256     %s\nrepeated  %s\nflood     %s\nseed      %s\n' \
-    "$PLAIN_JSON" "$ACC_JSON" "$WRK_JSON" "$BAD_JSON" "$UNK_JSON" "$NOBODY_JSON" "$K100_JSON" "$RS_JSON" "$ES_JSON" "$RSR_JSON" "$FLOOD_JSON" "$(jq -c 'del(.key)' <<<"$SEED_JSON")"
-} | tee "$RESULTS"
-log "written to $RESULTS (raw outputs in $OUT/)"
+ at most the concurrency (%s) when latencies are measured right; ew us/ev = eventward utime+stime per
+ request and br us/msg = beam.smp utime+stime per message, both from /proc at %s Hz, same phase;
+ busy = share of both cores busy during the phase)\n' "$CONC" "$TICK"
+printf '\nraw:\nplain     %s\nwrk       %s\nhttp_load %s\n' "$PLAIN_JSON" "$WRK_JSON" "$ACC_JSON"
+if [[ $PHASES != core ]]; then
+    printf 'badsum    %s\nunknown   %s\nnobody    %s\nkeys100k  %s\nrs256     %s\nes256     %s\nrepeated  %s\nflood     %s\nseed      %s\n' \
+        "$BAD_JSON" "$UNK_JSON" "$NOBODY_JSON" "$K100_JSON" "$RS_JSON" "$ES_JSON" "$RSR_JSON" "$FLOOD_JSON" "$(jq -c 'del(.key)' <<<"$SEED_JSON")"
+fi
+} | tee "$OUT/summary.txt"
+if [[ $PHASES == core ]]; then
+    log "core phases only: summary in $OUT/summary.txt ($RESULTS left as it was)"
+else
+    cp "$OUT/summary.txt" "$RESULTS"
+    log "written to $RESULTS (raw outputs in $OUT/)"
+fi

@@ -63,6 +63,9 @@ pub struct Amqp {
     pub default_queue: String,
     /// A publish not confirmed within this is answered 503 broker_unavailable.
     pub confirm_timeout_ms: u64,
+    /// Confirm-mode channels the publisher spreads events over (the default
+    /// is chosen by measurement: README, "Benchmark").
+    pub channels: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -101,6 +104,7 @@ url = "amqp://guest:guest@127.0.0.1:5672/%2f"
 exchange = "eventward.events"
 default_queue = "eventward.events.all"
 confirm_timeout_ms = 5000
+channels = 2
 
 [jwt]
 leeway_secs = 60
@@ -204,6 +208,9 @@ impl Settings {
         }
         if self.amqp.default_queue.len() > 255 {
             bail!("amqp.default_queue must be at most 255 characters");
+        }
+        if !(1..=64).contains(&self.amqp.channels) {
+            bail!("amqp.channels must be 1 to 64");
         }
         if self.amqp.confirm_timeout_ms == 0 {
             bail!("amqp.confirm_timeout_ms must be greater than 0");

@@ -1,63 +1,61 @@
 //! RabbitMQ through lapin: the only module that talks to the broker.
 //!
-//! The publisher owns one connection and one confirm-mode channel, driven by a
-//! runtime of its own so it outlives any actix worker. A supervisor task
-//! (re)connects with backoff and re-declares the topology; while it is not
-//! connected, every publish is refused at once (`503 broker_unavailable`)
-//! instead of waiting. A publish counts only when the broker confirms it.
+//! The publisher owns one connection and a pool of confirm-mode channels
+//! (`amqp.channels`), driven by a runtime of its own so it outlives any actix
+//! worker. Each channel has a queue and one task draining it: an HTTP worker
+//! pushes its request's messages and a completion onto the next channel's
+//! queue (a lock-free push; the task is woken only if it was idle) and awaits
+//! the completion. The task publishes everything queued, in order, and
+//! completes each request when the broker has confirmed all its messages.
+//! Only that task publishes on its channel, so delivery tags and frames stay
+//! in step.
+//!
+//! A supervisor task (re)connects with backoff and re-declares the topology;
+//! while it is not connected, or the broker has blocked publishing, every
+//! publish is refused at once (`503 broker_unavailable`) instead of waiting.
+//! A publish counts only when the broker confirms it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
+use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
 use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
     QueueDeclareOptions,
 };
-use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::types::{FieldTable, ShortString};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
 };
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::config::Amqp;
 
 /// One message ready for the exchange.
 pub struct Outbound {
-    pub routing_key: String,
+    pub routing_key: ShortString,
     pub body: Vec<u8>,
     pub properties: BasicProperties,
 }
 
-/// Properties every event carries (contract, "What consumers read").
-pub fn properties(
-    message_id: &str,
-    kind: &str,
-    timestamp: u64,
-    headers: &[(&str, &str)],
-) -> BasicProperties {
-    let mut table = FieldTable::default();
-    for (k, v) in headers {
-        table.insert(
-            ShortString::from(*k),
-            AMQPValue::LongString(LongString::from(*v)),
-        );
-    }
-    BasicProperties::default()
-        .with_content_type("application/cloudevents+json".into())
-        .with_delivery_mode(2)
-        .with_message_id(message_id.into())
-        .with_timestamp(timestamp)
-        .with_app_id("eventward".into())
-        .with_type(kind.into())
-        .with_headers(table)
+/// One request's messages, and where to say how they fared.
+struct Job {
+    messages: Vec<Outbound>,
+    done: oneshot::Sender<Result<(), PublishError>>,
+}
+
+/// A confirm-mode channel and the queue its drain task reads.
+struct Lane {
+    channel: Channel,
+    queue: mpsc::UnboundedSender<Job>,
 }
 
 struct Live {
     connection: Connection,
-    channel: Channel,
+    lanes: Box<[Lane]>,
 }
 
 struct Inner {
@@ -68,6 +66,8 @@ struct Inner {
     blocked: AtomicBool,
     lost: Notify,
     stopping: AtomicBool,
+    /// Round robin over the lanes.
+    next_lane: AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -109,6 +109,7 @@ impl Publisher {
                 blocked: AtomicBool::new(false),
                 lost: Notify::new(),
                 stopping: AtomicBool::new(false),
+                next_lane: AtomicUsize::new(0),
             }),
             runtime,
         };
@@ -131,60 +132,32 @@ impl Publisher {
     /// Publishes every message and waits for the broker to confirm each one.
     /// Ok only if all were confirmed and routed to at least one queue.
     pub async fn publish(&self, messages: Vec<Outbound>) -> Result<(), PublishError> {
-        let live = self
-            .inner
-            .live
-            .load_full()
-            .ok_or(PublishError::NotConnected)?;
-        if self.inner.blocked.load(Ordering::Relaxed) {
-            return Err(PublishError::Blocked);
+        if messages.is_empty() {
+            return Ok(());
         }
-        let exchange = ShortString::from(self.inner.settings.exchange.as_str());
-        let options = BasicPublishOptions {
-            mandatory: true,
-            ..BasicPublishOptions::default()
-        };
-        let mut confirms = Vec::with_capacity(messages.len());
-        for m in messages {
-            let confirm = live
-                .channel
-                .basic_publish(
-                    exchange.clone(),
-                    m.routing_key.into(),
-                    options,
-                    &m.body,
-                    m.properties,
-                )
-                .await
-                .map_err(|e| {
-                    self.inner.lost.notify_one();
-                    PublishError::ConnectionLost(e.to_string())
-                })?;
-            confirms.push(confirm);
-        }
-        let all = futures_util::future::join_all(confirms);
-        let results = tokio::time::timeout(self.inner.confirm_timeout, all)
-            .await
-            .map_err(|_| PublishError::Timeout(self.inner.confirm_timeout))?;
-        // A failure of the broker outranks a message that found no queue.
-        let mut failed = None;
-        for result in results {
-            match result {
-                Ok(Confirmation::Ack(None)) => {}
-                Ok(Confirmation::Ack(Some(_))) => {
-                    failed.get_or_insert(PublishError::NoRoute);
-                }
-                Ok(_) => failed = Some(PublishError::Nacked),
-                Err(e) => {
-                    self.inner.lost.notify_one();
-                    failed = Some(PublishError::ConnectionLost(e.to_string()));
-                }
+        let (done, confirmed) = oneshot::channel();
+        {
+            let live = self.inner.live.load();
+            let live = live.as_ref().ok_or(PublishError::NotConnected)?;
+            if self.inner.blocked.load(Ordering::Relaxed) {
+                return Err(PublishError::Blocked);
             }
+            let lane = self.inner.next_lane.fetch_add(1, Ordering::Relaxed) % live.lanes.len();
+            live.lanes[lane]
+                .queue
+                .send(Job { messages, done })
+                .map_err(|_| PublishError::NotConnected)?;
         }
-        failed.map_or(Ok(()), Err)
+        match tokio::time::timeout(self.inner.confirm_timeout, confirmed).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(PublishError::ConnectionLost(
+                "the channel closed before confirming".into(),
+            )),
+            Err(_) => Err(PublishError::Timeout(self.inner.confirm_timeout)),
+        }
     }
 
-    /// Closes the channel and the connection cleanly; no reconnect after this.
+    /// Closes the channels and the connection cleanly; no reconnect after this.
     pub async fn close(&self) {
         self.inner.stopping.store(true, Ordering::SeqCst);
         self.inner.lost.notify_one();
@@ -193,10 +166,12 @@ impl Publisher {
             // lapin's I/O runs on its own runtime; close there and wait for it.
             let _ = runtime
                 .spawn(async move {
-                    let _ = live
-                        .channel
-                        .close(200, "eventward shutting down".into())
-                        .await;
+                    for lane in live.lanes.iter() {
+                        let _ = lane
+                            .channel
+                            .close(200, "eventward shutting down".into())
+                            .await;
+                    }
                     let _ = live
                         .connection
                         .close(200, "eventward shutting down".into())
@@ -207,13 +182,99 @@ impl Publisher {
     }
 }
 
+/// The task that owns publishing on one channel: takes everything queued,
+/// publishes it in queue order, and completes each job when its confirms are
+/// in. Ends when the queue's senders are gone (the connection was replaced
+/// or closed) and nothing is in flight.
+async fn drain(
+    channel: Channel,
+    exchange: ShortString,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+    inner: Arc<Inner>,
+) {
+    let channel = &channel;
+    let exchange = &exchange;
+    let inner = &inner;
+    let mut in_flight = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            biased;
+            Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+            job = queue.recv() => match job {
+                Some(job) => {
+                    in_flight.push(publish_job(channel, exchange, job, inner));
+                    while let Ok(job) = queue.try_recv() {
+                        in_flight.push(publish_job(channel, exchange, job, inner));
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+    while in_flight.next().await.is_some() {}
+}
+
+/// Publishes one job's messages (its futures are first polled in order, so
+/// the frames leave in order) and reports the outcome of their confirms.
+async fn publish_job(channel: &Channel, exchange: &ShortString, job: Job, inner: &Inner) {
+    let Job { messages, done } = job;
+    if done.is_closed() {
+        return; // the request gave up (timeout) before its turn
+    }
+    let options = BasicPublishOptions {
+        mandatory: true,
+        ..BasicPublishOptions::default()
+    };
+    let sent = futures_util::future::join_all(messages.into_iter().map(|m| async move {
+        channel
+            .basic_publish(
+                exchange.clone(),
+                m.routing_key,
+                options,
+                &m.body,
+                m.properties,
+            )
+            .await
+    }))
+    .await;
+    let mut confirms = Vec::with_capacity(sent.len());
+    for s in sent {
+        match s {
+            Ok(confirm) => confirms.push(confirm),
+            Err(e) => {
+                inner.lost.notify_one();
+                let _ = done.send(Err(PublishError::ConnectionLost(e.to_string())));
+                return;
+            }
+        }
+    }
+    let results = futures_util::future::join_all(confirms).await;
+    // A failure of the broker outranks a message that found no queue.
+    let mut failed = None;
+    for result in results {
+        match result {
+            Ok(Confirmation::Ack(None)) => {}
+            Ok(Confirmation::Ack(Some(_))) => {
+                failed.get_or_insert(PublishError::NoRoute);
+            }
+            Ok(_) => failed = Some(PublishError::Nacked),
+            Err(e) => {
+                inner.lost.notify_one();
+                failed = Some(PublishError::ConnectionLost(e.to_string()));
+            }
+        }
+    }
+    let _ = done.send(failed.map_or(Ok(()), Err));
+}
+
 async fn supervise(inner: Arc<Inner>, runtime: tokio::runtime::Handle) {
     let mut backoff = Duration::from_millis(100);
     while !inner.stopping.load(Ordering::SeqCst) {
         match connect(&inner, runtime.clone()).await {
             Ok(live) => {
                 log::info!(
-                    "connected to RabbitMQ; exchange {} declared",
+                    "connected to RabbitMQ ({} channels); exchange {} declared",
+                    live.lanes.len(),
                     inner.settings.exchange
                 );
                 backoff = Duration::from_millis(100);
@@ -242,7 +303,8 @@ async fn supervise(inner: Arc<Inner>, runtime: tokio::runtime::Handle) {
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                     }
                     let healthy = inner.live.load().as_ref().is_some_and(|l| {
-                        l.connection.status().connected() && l.channel.status().connected()
+                        l.connection.status().connected()
+                            && l.lanes.iter().all(|lane| lane.channel.status().connected())
                     });
                     if !healthy || inner.stopping.load(Ordering::SeqCst) {
                         break;
@@ -266,14 +328,14 @@ async fn supervise(inner: Arc<Inner>, runtime: tokio::runtime::Handle) {
     }
 }
 
-async fn connect(inner: &Inner, runtime: tokio::runtime::Handle) -> lapin::Result<Live> {
+async fn connect(inner: &Arc<Inner>, runtime: tokio::runtime::Handle) -> lapin::Result<Live> {
     let props = ConnectionProperties::default().with_connection_name("eventward".into());
     let connection = tokio::time::timeout(
         Duration::from_secs(5),
         Connection::connect_with_runtime(
             &inner.settings.url,
             props,
-            async_rs::Runtime::tokio_with_handle(runtime),
+            async_rs::Runtime::tokio_with_handle(runtime.clone()),
         ),
     )
     .await
@@ -283,15 +345,32 @@ async fn connect(inner: &Inner, runtime: tokio::runtime::Handle) -> lapin::Resul
             "connect timed out",
         ))
     })??;
-    let channel = connection.create_channel().await?;
-    declare(&channel, &inner.settings).await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
-    Ok(Live {
-        connection,
-        channel,
-    })
+    let mut channels = Vec::with_capacity(inner.settings.channels);
+    for i in 0..inner.settings.channels.max(1) {
+        let channel = connection.create_channel().await?;
+        if i == 0 {
+            declare(&channel, &inner.settings).await?;
+        }
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        channels.push(channel);
+    }
+    let exchange = ShortString::from(inner.settings.exchange.as_str());
+    let lanes = channels
+        .into_iter()
+        .map(|channel| {
+            let (queue, jobs) = mpsc::unbounded_channel();
+            runtime.spawn(drain(
+                channel.clone(),
+                exchange.clone(),
+                jobs,
+                inner.clone(),
+            ));
+            Lane { channel, queue }
+        })
+        .collect();
+    Ok(Live { connection, lanes })
 }
 
 /// The exchange, and the default queue bound with `#` so nothing published

@@ -4,7 +4,12 @@
 /// utime + stime of this process in microseconds, from /proc/self/stat
 /// (Linux; clock ticks taken as the usual 100 Hz).
 pub fn process_cpu_us() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    pid_cpu_us("self")
+}
+
+/// utime + stime of process `pid` ("self" for this one) in microseconds.
+pub fn pid_cpu_us(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     Some(ticks * 10_000)

@@ -239,9 +239,48 @@ async fn publish(
         })
         .collect();
     state.publisher.publish(messages).await?;
-    Ok(match kind {
-        Kind::Single => serde_json::json!({"id": ids[0], "status": "accepted"}),
-        Kind::Batch => serde_json::json!({"ids": ids, "status": "accepted"}),
+    Ok(accepted_body(kind, &ids))
+}
+
+/// `{"id":…,"status":"accepted"}` or `{"ids":[…],"status":"accepted"}`.
+fn accepted_body(kind: Kind, ids: &[Uuid]) -> String {
+    let mut body = String::with_capacity(32 + 39 * ids.len());
+    body.push_str(match kind {
+        Kind::Single => r#"{"id":"#,
+        Kind::Batch => r#"{"ids":["#,
+    });
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push('"');
+        body.push_str(id.hyphenated().encode_lower(&mut buf));
+        body.push('"');
     }
-    .to_string())
+    if kind == Kind::Batch {
+        body.push(']');
+    }
+    body.push_str(r#","status":"accepted"}"#);
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_accepted_body_is_what_serde_json_writes() {
+        let ids = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+        assert_eq!(
+            accepted_body(Kind::Single, &ids[..1]),
+            serde_json::json!({"id": ids[0], "status": "accepted"}).to_string()
+        );
+        for n in 1..=3 {
+            assert_eq!(
+                accepted_body(Kind::Batch, &ids[..n]),
+                serde_json::json!({"ids": &ids[..n], "status": "accepted"}).to_string()
+            );
+        }
+    }
 }
