@@ -465,6 +465,59 @@ fn ec_material(jwk: &Map<String, Value>) -> Result<Material, String> {
     Ok(Material::Parsed(kind, parsed))
 }
 
+/// The y coordinates (little-endian, sign bit clear) of the Ed25519 points of
+/// small order: 1 (the neutral point), p − 1, 0, and the two of order 8. A
+/// public key among them makes a signature check pass with probability up to
+/// 1/8 whatever the message (no one holds a private key for them); libsodium
+/// refuses the same list.
+const ED25519_SMALL_ORDER_Y: [[u8; 32]; 5] = {
+    let mut neutral = [0u8; 32];
+    neutral[0] = 1;
+    let mut minus_one = [0xff; 32];
+    minus_one[0] = 0xec;
+    minus_one[31] = 0x7f;
+    [
+        neutral,
+        minus_one,
+        [0; 32],
+        [
+            0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef,
+            0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88,
+            0x6d, 0x53, 0xfc, 0x05,
+        ],
+        [
+            0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10,
+            0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77,
+            0x92, 0xac, 0x03, 0x7a,
+        ],
+    ]
+};
+
+/// What can be told of an Ed25519 point (RFC 8032 §5.1.3) without curve
+/// arithmetic: its y is below the field prime p = 2^255 − 19 (a larger one is
+/// a non-canonical encoding, which decoding refuses), and it is not a point
+/// of small order. Whether a canonical y has an x on the curve is found when
+/// a signature is checked, where such a key never verifies.
+fn ed25519_point_check(x: &[u8]) -> Result<(), String> {
+    let mut y = [0u8; 32];
+    y.copy_from_slice(x);
+    y[31] &= 0x7f;
+    // Little-endian: compare from the most significant byte down.
+    let mut prime = [0xff; 32];
+    prime[0] = 0xed;
+    prime[31] = 0x7f;
+    if y.iter().rev().cmp(prime.iter().rev()) != std::cmp::Ordering::Less {
+        return Err("the Ed25519 public key (x) is not a canonical point encoding".into());
+    }
+    if ED25519_SMALL_ORDER_Y.contains(&y) {
+        return Err(
+            "the Ed25519 public key (x) is a point of small order, which anyone can sign for"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 /// The public Ed25519 key (RFC 8037: `kty` OKP, `crv` Ed25519, `x` the 32
 /// bytes of the encoded point). Other OKP curves are key agreement (X25519,
 /// X448) or Ed448, which the contract does not accept.
@@ -488,6 +541,7 @@ fn okp_material(jwk: &Map<String, Value>) -> Result<Material, String> {
     if x.len() != signature::ED25519_PUBLIC_KEY_LEN {
         return Err("an Ed25519 public key (x) must be 32 bytes".into());
     }
+    ed25519_point_check(&x)?;
     let parsed = ParsedPublicKey::new(&signature::ED25519, x)
         .map_err(|_| "the Ed25519 public key (x) is not usable".to_string())?;
     Ok(Material::Parsed(Kind::Ed25519, parsed))
@@ -636,6 +690,41 @@ mod tests {
         ] {
             assert_eq!(rejected_reason(jwk), reason);
         }
+        let mut p_le = [0xffu8; 32];
+        p_le[0] = 0xed;
+        p_le[31] = 0x7f;
+        let mut p_minus_1 = p_le;
+        p_minus_1[0] = 0xec;
+        let mut p_minus_2 = p_le;
+        p_minus_2[0] = 0xeb;
+        let mut with_sign = p_minus_1;
+        with_sign[31] |= 0x80;
+        let small_order =
+            "the Ed25519 public key (x) is a point of small order, which anyone can sign for";
+        let non_canonical = "the Ed25519 public key (x) is not a canonical point encoding";
+        let mut neutral = [0u8; 32];
+        neutral[0] = 1;
+        let mut order_8 = ED25519_SMALL_ORDER_Y[3];
+        order_8[31] |= 0x80;
+        for (x, reason) in [
+            (p_le, non_canonical),
+            ([0xff; 32], non_canonical),
+            (p_minus_1, small_order),
+            (with_sign, small_order),
+            (neutral, small_order),
+            ([0; 32], small_order),
+            (order_8, small_order),
+            (ED25519_SMALL_ORDER_Y[4], small_order),
+        ] {
+            assert_eq!(
+                rejected_reason(with("x", testkit::b64(&x).into())),
+                reason,
+                "{x:02x?}"
+            );
+        }
+        // p − 2 is canonical and not of small order: the check lets it by.
+        let (set, _) = KeySet::parse(&jwks(&[with("x", testkit::b64(&p_minus_2).into())])).unwrap();
+        assert_eq!(set.len(), 1);
         let mut no_crv = good.clone();
         no_crv.as_object_mut().unwrap().remove("crv");
         assert_eq!(rejected_reason(no_crv), "OKP key without crv");
