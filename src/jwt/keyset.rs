@@ -415,7 +415,7 @@ fn rsa_material(jwk: &Map<String, Value>) -> Result<Material, String> {
         return Err("RSA modulus (n) is even, so it is not an RSA modulus".into());
     }
     let (e, e_bits) = strip_zeros(&e);
-    if e_bits > 33 || e_bits < 2 || e.last().is_none_or(|low| low & 1 == 0) {
+    if !(2..=33).contains(&e_bits) || e.last().is_none_or(|low| low & 1 == 0) {
         return Err("RSA public exponent is not an odd number between 3 and 2^33".into());
     }
     Ok(Material::Rsa {
