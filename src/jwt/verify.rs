@@ -230,7 +230,7 @@ pub fn verify(
     let alg = accepted_algorithm(&header.alg)?;
     let (key, verifier) = select_key(header, alg, keys)?;
     let signature = decode_segment(signature, "signature")?;
-    let payload_bytes = decode_segment(payload, "payload")?;
+    let claims = decode_segment(payload, "payload")?;
     // The JWS signing input: the first two segments as sent, with their dot.
     let signing_input = &token[..signed_header.len() + 1 + payload.len()];
     verifier
@@ -239,8 +239,7 @@ pub fn verify(
     // Only after the signature checks is the header read again, from the
     // token itself, to confirm its alg is the one the key was chosen for.
     check_signed_header(signed_header, alg)?;
-    let payload = payload_bytes;
-    let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&payload) else {
+    let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&claims) else {
         return Err(invalid("the payload is not a JSON object"));
     };
     let expires_at = check_claims(&claims, rules, now)?;
@@ -293,9 +292,9 @@ fn select_key<'k>(
 }
 
 /// The header as signed: its `alg` must be the one the key was chosen for
-/// (the caller's [`Header`] might not come from this token), and the
-/// registered parameters RFC 7515 §4.1 types must have those types, even the
-/// ones never acted on, so that a token no strict JOSE library would read is
+/// (the caller's [`Header`] might not come from this token), and each
+/// registered parameter of RFC 7515 §4.1 present must have its type, even
+/// those never acted on, so that a token no strict JOSE library would read is
 /// not read here either.
 fn check_signed_header(segment: &str, alg: Alg) -> Result<(), Refusal> {
     let header = decode_segment(segment, "header")?;
