@@ -8,13 +8,12 @@
 //! The RSA key is the test fixture in tests/keys/ (a benchmark key, never a
 //! real one); the P-256 key is generated on each run.
 
-use biscuit::CompactPart;
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair, RsaPublicKeyComponents};
 use serde_json::json;
 
 fn b64(bytes: &[u8]) -> String {
-    bytes.to_vec().to_base64().expect("bytes encode").unwrap()
+    data_encoding::BASE64URL_NOPAD.encode(bytes)
 }
 
 fn main() {

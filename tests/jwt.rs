@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::jwks_server::JwksServer;
-use common::jwt_kit::{self, attacker_rsa, b64, hmac, provider_rsa, token, Ec};
+use common::jwt_kit::{self, attacker_rsa, b64, hmac, provider_rsa, token, Ec, Ed};
 use common::*;
 use serde_json::{json, Value};
 
@@ -101,6 +101,141 @@ async fn rs256_ps256_es256_tokens_are_accepted_and_published_with_their_principa
     }
 }
 
+/// The algorithms biscuit lacked: an EdDSA (Ed25519) and an ES512 (P-521)
+/// token are accepted and published with their principal; the attacks the
+/// other algorithms are tested with are refused with their codes.
+#[tokio::test(flavor = "multi_thread")]
+async fn eddsa_and_es512_tokens_are_accepted_and_their_attacks_refused() {
+    let ed = Ed::generate();
+    let p521 = Ec::p521();
+    let (env, _jwks, _daemon) = jwt_world(vec![
+        ed.jwk("ed-1", Some("EdDSA")),
+        p521.jwk("p521-1", Some("ES512")),
+        provider_rsa().jwk("rsa-1", Some("RS256")),
+    ])
+    .await;
+    let url = env.url("/v1/events/acme/clicks");
+    let eddsa =
+        |kid: &str, c: &Value| token(&json!({"alg": "EdDSA", "kid": kid}), c, |i| ed.sign(i));
+    let es512 =
+        |kid: &str, c: &Value| token(&json!({"alg": "ES512", "kid": kid}), c, |i| p521.sign(i));
+    let mut ed_claims = claims();
+    ed_claims["sub"] = "ed-user".into();
+    let mut p521_claims = claims();
+    p521_claims["sub"] = "p521-user".into();
+    for t in [eddsa("ed-1", &ed_claims), es512("p521-1", &p521_claims)] {
+        let r = post(&url, &t, r#"{"button": "buy"}"#).await;
+        assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    }
+    let messages = env.take(2, WAIT).await;
+    let mut principals: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            let event: Value = serde_json::from_slice(&m.delivery.data).unwrap();
+            assert_eq!(event["authmethod"], "jwt");
+            assert_eq!(event["authprovider"], "auth");
+            event["authprincipal"].as_str().unwrap().to_string()
+        })
+        .collect();
+    principals.sort();
+    assert_eq!(principals, ["ed-user", "p521-user"]);
+
+    let refused = |t: String, status: u16, code: &'static str| {
+        let url = url.clone();
+        async move { assert_problem(post(&url, &t, "{}").await, status, code).await }
+    };
+    // Algorithm confusion between key types and curves.
+    refused(eddsa("p521-1", &claims()), 401, "invalid_token").await;
+    refused(eddsa("rsa-1", &claims()), 401, "invalid_token").await;
+    refused(es512("ed-1", &claims()), 401, "invalid_token").await;
+    refused(rs("RS256", "ed-1", &claims()), 401, "invalid_token").await;
+    let es256 = Ec::p256();
+    refused(
+        token(&json!({"alg": "ES256", "kid": "p521-1"}), &claims(), |i| {
+            es256.sign(i)
+        }),
+        401,
+        "invalid_token",
+    )
+    .await;
+    // HS256 keyed with the Ed25519 public key.
+    refused(
+        token(&json!({"alg": "HS256", "kid": "ed-1"}), &claims(), |i| {
+            hmac("HS256", &ed.public(), i)
+        }),
+        401,
+        "unsupported_algorithm",
+    )
+    .await;
+    // All-zero and wrong-length signatures.
+    for (alg, kid, size) in [("EdDSA", "ed-1", 64), ("ES512", "p521-1", 132)] {
+        for len in [size, size - 1, size + 1, 0] {
+            let t = token(&json!({"alg": alg, "kid": kid}), &claims(), |_| {
+                vec![0; len]
+            });
+            refused(t, 401, "invalid_token").await;
+        }
+    }
+    // A genuine signature one byte short, and another key's signature.
+    let genuine = eddsa("ed-1", &claims());
+    let (input, sig) = genuine.rsplit_once('.').unwrap();
+    let mut short = data_encoding::BASE64URL_NOPAD
+        .decode(sig.as_bytes())
+        .unwrap();
+    short.pop();
+    refused(format!("{input}.{}", b64(&short)), 401, "invalid_token").await;
+    let other = Ed::generate();
+    refused(
+        token(&json!({"alg": "EdDSA", "kid": "ed-1"}), &claims(), |i| {
+            other.sign(i)
+        }),
+        401,
+        "invalid_token",
+    )
+    .await;
+    // Expiry applies as to every token.
+    let mut expired = claims();
+    expired["exp"] = json!(now() - 120);
+    refused(es512("p521-1", &expired), 401, "expired_token").await;
+    assert!(
+        env.take(10, Duration::from_secs(1)).await.is_empty(),
+        "no refused token was published"
+    );
+}
+
+/// A key whose `alg` does not fit its type or curve is not usable, and
+/// `provider check` says why; the report lists EdDSA and ES512 keys.
+#[tokio::test(flavor = "multi_thread")]
+async fn provider_check_lists_eddsa_and_es512_keys_and_refuses_misfits() {
+    let ed = Ed::generate();
+    let p521 = Ec::p521();
+    let jwks = JwksServer::start(vec![
+        ed.jwk("ed-1", Some("EdDSA")),
+        p521.jwk("p521-1", None),
+        ed.jwk("ed-as-es256", Some("ES256")),
+        p521.jwk("p521-as-es384", Some("ES384")),
+        Ec::p256().jwk("p256-as-es512", Some("ES512")),
+    ])
+    .await;
+    let env = TestEnv::new();
+    let saved = env.cli_json(&["provider", "add", "--name", "idp", "--jwks-url", &jwks.url]);
+    let usable: Vec<(&str, &str)> = saved["check"]["usable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kid"].as_str().unwrap(), k["kty"].as_str().unwrap()))
+        .collect();
+    assert_eq!(usable, [("ed-1", "OKP"), ("p521-1", "EC")]);
+    let unusable = saved["check"]["unusable"].to_string();
+    for reason in [
+        "alg ES256 does not fit an Ed25519 (OKP) key",
+        "alg ES384 does not fit an EC P-521 key",
+        "alg ES512 does not fit an EC P-256 key",
+    ] {
+        assert!(unusable.contains(reason), "{reason}: {unusable}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn browsers_get_cors_only_from_allowed_origins() {
     let (env, _jwks, _daemon) = jwt_world(vec![provider_rsa().jwk("rsa-1", Some("RS256"))]).await;
@@ -165,10 +300,10 @@ async fn browsers_get_cors_only_from_allowed_origins() {
 async fn every_refusal_and_attack_gets_its_code_and_publishes_nothing() {
     let ec = Ec::p256();
     // The provider publishes RSA and EC keys with their algs, beside keys eventward cannot use.
-    let ed25519 = json!({"kty": "OKP", "crv": "Ed25519", "kid": "ed-1", "x": b64(&[7u8; 32])});
+    let ed448 = json!({"kty": "OKP", "crv": "Ed448", "kid": "ed-1", "x": b64(&[7u8; 57])});
     let hs = json!({"kty": "oct", "kid": "hs-1", "k": b64(b"shared-secret-shared-secret-0123")});
     let (env, jwks, _daemon) = jwt_world(vec![
-        ed25519,
+        ed448,
         provider_rsa().jwk("rsa-1", Some("RS256")),
         hs,
         ec.jwk("ec-1", Some("ES256")),
@@ -401,7 +536,7 @@ async fn provider_add_checks_the_jwks_before_saving() {
     let good = JwksServer::start(vec![
         provider_rsa().jwk("rsa-1", Some("RS256")),
         ec.jwk("ec-384", None),
-        json!({"kty": "OKP", "crv": "Ed25519", "kid": "ed", "x": b64(&[1u8; 32])}),
+        json!({"kty": "OKP", "crv": "Ed448", "kid": "ed", "x": b64(&[1u8; 57])}),
         serde_json::from_slice::<Value>(jwt_kit::RSA_1024_JWK).unwrap(),
     ])
     .await;
@@ -424,7 +559,7 @@ async fn provider_add_checks_the_jwks_before_saving() {
 
     // Refused with a message that says why, and not saved.
     let empty = JwksServer::start(vec![
-        json!({"kty": "OKP", "crv": "Ed25519", "kid": "ed", "x": b64(&[1u8; 32])}),
+        json!({"kty": "OKP", "crv": "Ed448", "kid": "ed", "x": b64(&[1u8; 57])}),
     ])
     .await;
     let closed = format!("http://127.0.0.1:{}/jwks.json", free_port());

@@ -6,9 +6,10 @@
 //! [`Refusal::UnknownKeyId`] tells the caller to try the next provider or ask
 //! for a key refetch rather than fail.
 //!
-//! The signature is checked by biscuit (over *ring*) with the key chosen here,
-//! never with a key the token names or carries. biscuit checks no claims, so
-//! the registered claims are checked here, against the contract's rules.
+//! The signature is checked with the key chosen here — the verifying key the
+//! key set parsed once from the JWKS ([`keyset`](super::keyset)) — never with
+//! a key the token names or carries. The registered claims are checked here
+//! too, against the contract's rules.
 //!
 //! Every [`Refusal`] detail is safe to send to the client: it never contains
 //! the token, and the few header values it names (`alg`, `kid`) are quoted and
@@ -17,14 +18,12 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use biscuit::errors::{Error as BiscuitError, ValidationError};
-use biscuit::jwa::SignatureAlgorithm;
-use biscuit::jws::Compact;
-use biscuit::{CompactPart, Empty};
+use aws_lc_rs::signature::ParsedPublicKey;
+use data_encoding::BASE64URL_NOPAD;
 use serde_json::{Map, Value};
 
-use super::accepted_algorithm_names;
 use super::keyset::{Key, KeySet};
+use super::{accepted_algorithm_names, Alg};
 
 /// Larger tokens are refused before any decoding; real ones are well under 2 KiB.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -160,12 +159,13 @@ fn segments(token: &str) -> Result<[&str; 3], Refusal> {
 }
 
 fn decode_segment(segment: &str, name: &str) -> Result<Vec<u8>, Refusal> {
-    Vec::<u8>::from_base64(&segment)
+    BASE64URL_NOPAD
+        .decode(segment.as_bytes())
         .map_err(|_| invalid(format!("the {name} is not valid base64url")))
 }
 
 /// Maps a header `alg` to one the contract accepts.
-fn accepted_algorithm(alg: &str) -> Result<SignatureAlgorithm, Refusal> {
+fn accepted_algorithm(alg: &str) -> Result<Alg, Refusal> {
     super::accepted_algorithm(alg).ok_or_else(|| Refusal::UnsupportedAlgorithm(alg.to_owned()))
 }
 
@@ -226,26 +226,20 @@ pub fn verify(
     rules: &Rules,
     now: SystemTime,
 ) -> Result<Verified, Refusal> {
-    let [_, payload, signature] = segments(token)?;
+    let [signed_header, payload, signature] = segments(token)?;
     let alg = accepted_algorithm(&header.alg)?;
-    let key = select_key(header, alg, keys)?;
-    decode_segment(signature, "signature")?;
-    decode_segment(payload, "payload")?;
-    // Only after the signature checks does biscuit parse the header itself and
-    // confirm its alg is the one the key was chosen for.
-    let verified = Compact::<Vec<u8>, Empty>::new_encoded(token)
-        .decode(&key.secret, alg)
-        .map_err(|e| match e {
-            BiscuitError::ValidationError(ValidationError::InvalidSignature) => {
-                invalid("the signature does not match the provider's key")
-            }
-            BiscuitError::ValidationError(ValidationError::WrongAlgorithmHeader) => {
-                invalid("the header's alg does not match the algorithm the key was chosen for")
-            }
-            _ => invalid("the header has a registered parameter of the wrong type"),
-        })?;
-    let (_, payload) = verified.unwrap_decoded();
-    let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&payload) else {
+    let (key, verifier) = select_key(header, alg, keys)?;
+    let signature = decode_segment(signature, "signature")?;
+    let claims = decode_segment(payload, "payload")?;
+    // The JWS signing input: the first two segments as sent, with their dot.
+    let signing_input = &token[..signed_header.len() + 1 + payload.len()];
+    verifier
+        .verify_sig(signing_input.as_bytes(), &signature)
+        .map_err(|_| invalid("the signature does not match the provider's key"))?;
+    // Only after the signature checks is the header read again, from the
+    // token itself, to confirm its alg is the one the key was chosen for.
+    check_signed_header(signed_header, alg)?;
+    let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&claims) else {
         return Err(invalid("the payload is not a JSON object"));
     };
     let expires_at = check_claims(&claims, rules, now)?;
@@ -262,36 +256,73 @@ pub fn verify(
 }
 
 /// The key named by `kid`, or the only key fitting `alg` when there is no
-/// `kid`. Returning only keys that fit `alg` is the key-confusion defence, and
-/// it also keeps biscuit away from its `unreachable!` for an RSA key paired
-/// with an EC algorithm.
+/// `kid`, with its verifying key for `alg`. Returning only keys that fit `alg`
+/// is the key-confusion defence: the verifying key is the one parsed for
+/// `alg`, so an RSA key is never asked to check ES256 nor an EC key EdDSA.
 fn select_key<'k>(
     header: &Header,
-    alg: SignatureAlgorithm,
+    alg: Alg,
     keys: &'k KeySet,
-) -> Result<&'k Key, Refusal> {
+) -> Result<(&'k Key, &'k ParsedPublicKey), Refusal> {
     match &header.kid {
         Some(kid) => {
             let key = keys
                 .find(kid)
                 .ok_or_else(|| Refusal::UnknownKeyId(kid.clone()))?;
-            if key.fits(alg) {
-                Ok(key)
-            } else {
-                Err(invalid(format!(
+            match key.verifier(alg) {
+                Some(verifier) => Ok((key, verifier)),
+                None => Err(invalid(format!(
                     "the key {} is {}; it cannot verify {alg:?}",
                     quoted(kid),
                     key.describe()
-                )))
+                ))),
             }
         }
         None => {
             let mut fitting = keys.fitting(alg);
             match (fitting.next(), fitting.next()) {
-                (Some(only), None) => Ok(only),
+                (Some(only), None) => only
+                    .verifier(alg)
+                    .map(|verifier| (only, verifier))
+                    .ok_or_else(|| Refusal::UnknownKeyId(String::new())),
                 _ => Err(Refusal::UnknownKeyId(String::new())),
             }
         }
+    }
+}
+
+/// The header as signed: its `alg` must be the one the key was chosen for
+/// (the caller's [`Header`] might not come from this token), and each
+/// registered parameter of RFC 7515 §4.1 present must have its type, even
+/// those never acted on, so that a token no strict JOSE library would read is
+/// not read here either.
+fn check_signed_header(segment: &str, alg: Alg) -> Result<(), Refusal> {
+    let header = decode_segment(segment, "header")?;
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&header) else {
+        return Err(invalid("the header is not a JSON object"));
+    };
+    if fields.get("alg").and_then(Value::as_str) != Some(alg.name()) {
+        return Err(invalid(
+            "the header's alg does not match the algorithm the key was chosen for",
+        ));
+    }
+    let strings_only = |value: &Value| {
+        value
+            .as_array()
+            .is_some_and(|items| items.iter().all(Value::is_string))
+    };
+    let well_typed = fields.iter().all(|(name, value)| match name.as_str() {
+        "jku" | "x5u" | "kid" | "typ" | "cty" | "x5t" | "x5t#S256" => value.is_string(),
+        "x5c" | "crit" => strings_only(value),
+        "jwk" => value.is_object(),
+        _ => true,
+    });
+    if well_typed {
+        Ok(())
+    } else {
+        Err(invalid(
+            "the header has a registered parameter of the wrong type",
+        ))
     }
 }
 
@@ -352,7 +383,7 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jwt::testkit::{self, attacker_rsa, provider_rsa, token, Ec};
+    use crate::jwt::testkit::{self, attacker_rsa, provider_rsa, token, Ec, Ed};
     use serde_json::json;
 
     /// The contract code `problem.rs` gives a refusal.
@@ -379,25 +410,50 @@ mod tests {
     }
 
     /// A provider publishing RSA keys for RS256 (`rsa-1`) and any RSA
-    /// algorithm (`rsa-any`), and EC keys for ES256 and ES384.
+    /// algorithm (`rsa-any`), EC keys for ES256, ES384 and ES512, and an
+    /// Ed25519 key for EdDSA.
     struct Provider {
         keys: KeySet,
         p256: Ec,
         p384: Ec,
+        p521: Ec,
+        ed: Ed,
     }
 
     fn provider() -> Provider {
         let p256 = Ec::p256();
         let p384 = Ec::p384();
+        let p521 = Ec::p521();
+        let ed = Ed::generate();
         let doc = json!({"keys": [
             provider_rsa().jwk("rsa-1", Some("RS256")),
             provider_rsa().jwk("rsa-any", None),
             p256.jwk("ec-256", Some("ES256")),
             p384.jwk("ec-384", None),
+            p521.jwk("ec-521", Some("ES512")),
+            ed.jwk("ed", Some("EdDSA")),
         ]});
         let (keys, rejected) = KeySet::parse(doc.to_string().as_bytes()).unwrap();
         assert!(rejected.is_empty());
-        Provider { keys, p256, p384 }
+        Provider {
+            keys,
+            p256,
+            p384,
+            p521,
+            ed,
+        }
+    }
+
+    fn es512(p: &Provider, kid: &str) -> String {
+        token(&json!({"alg": "ES512", "kid": kid}), &claims(), |i| {
+            p.p521.sign(i)
+        })
+    }
+
+    fn eddsa(p: &Provider, kid: &str) -> String {
+        token(&json!({"alg": "EdDSA", "kid": kid}), &claims(), |i| {
+            p.ed.sign(i)
+        })
     }
 
     fn rs(alg: &str, kid: &str, claims: &Value) -> String {
@@ -464,6 +520,195 @@ mod tests {
         });
         assert_eq!(check(&es256, &p.keys, &rules(), NOW).unwrap().kid, "ec-256");
         assert_eq!(check(&es384, &p.keys, &rules(), NOW).unwrap().kid, "ec-384");
+    }
+
+    #[test]
+    fn accepts_es512_and_eddsa() {
+        let p = provider();
+        let verified = check(&es512(&p, "ec-521"), &p.keys, &rules(), NOW).unwrap();
+        assert_eq!(verified.kid, "ec-521");
+        assert_eq!(verified.sub.as_deref(), Some("user-1"));
+        assert_eq!(
+            check(&eddsa(&p, "ed"), &p.keys, &rules(), NOW).unwrap().kid,
+            "ed"
+        );
+        // Without a kid, each is the only key fitting its algorithm.
+        let no_kid = token(&json!({"alg": "EdDSA"}), &claims(), |i| p.ed.sign(i));
+        assert_eq!(check(&no_kid, &p.keys, &rules(), NOW).unwrap().kid, "ed");
+        let no_kid = token(&json!({"alg": "ES512"}), &claims(), |i| p.p521.sign(i));
+        assert_eq!(
+            check(&no_kid, &p.keys, &rules(), NOW).unwrap().kid,
+            "ec-521"
+        );
+    }
+
+    /// RFC 8037 appendix A.4: the example EdDSA JWS verifies with the
+    /// example public key (a signature made elsewhere, not by our test kit).
+    #[test]
+    fn the_rfc_8037_example_signature_verifies() {
+        let doc = json!({"keys": [
+            {"kty": "OKP", "crv": "Ed25519", "kid": "rfc", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+        ]});
+        let (keys, _) = KeySet::parse(doc.to_string().as_bytes()).unwrap();
+        let jws = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.\
+                   hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
+        let jws: String = jws.split_whitespace().collect();
+        let header = peek_header(&jws).unwrap();
+        // The example's payload is not JSON claims: the signature is what is
+        // checked here, and it passes, so the refusal is about the payload.
+        assert_eq!(
+            verify(&jws, &header, &keys, &rules(), at(NOW)),
+            Err(invalid("the payload is not a JSON object"))
+        );
+        let mut tampered = jws.clone();
+        assert_eq!(&tampered[30..31], "S");
+        tampered.replace_range(30..31, "T");
+        assert_eq!(
+            verify(&tampered, &header, &keys, &rules(), at(NOW)),
+            Err(invalid("the signature does not match the provider's key"))
+        );
+    }
+
+    /// EdDSA and ES512 tokens may only be checked with a key of their own
+    /// type and curve, and never pass on another key type's say-so.
+    #[test]
+    fn eddsa_and_es512_key_confusion_is_refused() {
+        let p = provider();
+        let cases = [
+            (
+                token(&json!({"alg": "EdDSA", "kid": "ec-521"}), &claims(), |i| {
+                    p.ed.sign(i)
+                }),
+                "the key \"ec-521\" is an EC P-521 key for ES512; it cannot verify EdDSA",
+            ),
+            (
+                token(&json!({"alg": "EdDSA", "kid": "rsa-any"}), &claims(), |i| {
+                    p.ed.sign(i)
+                }),
+                "the key \"rsa-any\" is an RSA key; it cannot verify EdDSA",
+            ),
+            (
+                token(&json!({"alg": "ES512", "kid": "ed"}), &claims(), |i| {
+                    p.p521.sign(i)
+                }),
+                "the key \"ed\" is an Ed25519 (OKP) key for EdDSA; it cannot verify ES512",
+            ),
+            (
+                token(&json!({"alg": "ES512", "kid": "ec-384"}), &claims(), |i| {
+                    p.p521.sign(i)
+                }),
+                "the key \"ec-384\" is an EC P-384 key; it cannot verify ES512",
+            ),
+            (
+                token(&json!({"alg": "ES256", "kid": "ec-521"}), &claims(), |i| {
+                    p.p256.sign(i)
+                }),
+                "the key \"ec-521\" is an EC P-521 key for ES512; it cannot verify ES256",
+            ),
+            (
+                token(&json!({"alg": "ES256", "kid": "ed"}), &claims(), |i| {
+                    p.p256.sign(i)
+                }),
+                "the key \"ed\" is an Ed25519 (OKP) key for EdDSA; it cannot verify ES256",
+            ),
+            (
+                rs("RS256", "ed", &claims()),
+                "the key \"ed\" is an Ed25519 (OKP) key for EdDSA; it cannot verify RS256",
+            ),
+        ];
+        for (t, detail) in cases {
+            assert_eq!(invalid_detail(&t, &p.keys), detail);
+        }
+        // A header that lies about the algorithm does not change which
+        // verifying key is used: an EdDSA token presented as ES512 fails.
+        let ed = eddsa(&p, "ec-521");
+        let lying = Header {
+            alg: "ES512".into(),
+            kid: Some("ec-521".into()),
+        };
+        assert!(matches!(
+            verify(&ed, &lying, &p.keys, &rules(), at(NOW)),
+            Err(Refusal::InvalidToken(_))
+        ));
+        // An ES512 token signed by the provider, presented with an EdDSA
+        // header to the same key, fails the algorithm check after the
+        // signature... and before it, the key does not fit.
+        let genuine = es512(&p, "ec-521");
+        let lying = Header {
+            alg: "EdDSA".into(),
+            kid: Some("ec-521".into()),
+        };
+        assert!(matches!(
+            verify(&genuine, &lying, &p.keys, &rules(), at(NOW)),
+            Err(Refusal::InvalidToken(_))
+        ));
+        // A genuine signature under a header whose alg was swapped after
+        // signing: the signature covers the header, so it no longer matches.
+        let [_, c, s]: [&str; 3] = genuine.split('.').collect::<Vec<_>>().try_into().unwrap();
+        let swapped = format!(
+            "{}.{c}.{s}",
+            testkit::b64(br#"{"alg":"ES512","kid":"ec-521","typ":"JWT"}"#)
+        );
+        assert_eq!(
+            invalid_detail(&swapped, &p.keys),
+            "the signature does not match the provider's key"
+        );
+    }
+
+    /// Wrong-length and all-zero signatures, for every algorithm.
+    #[test]
+    fn wrong_length_and_all_zero_signatures_are_refused() {
+        let p = provider();
+        for (alg, kid, size) in [
+            ("EdDSA", "ed", 64),
+            ("ES512", "ec-521", 132),
+            ("ES384", "ec-384", 96),
+            ("ES256", "ec-256", 64),
+            ("RS256", "rsa-1", 256),
+            ("PS256", "rsa-any", 256),
+        ] {
+            for len in [0, 1, size - 1, size, size + 1, 2 * size] {
+                let zero = token(&json!({"alg": alg, "kid": kid}), &claims(), |_| {
+                    vec![0; len]
+                });
+                assert_eq!(
+                    invalid_detail(&zero, &p.keys),
+                    "the signature does not match the provider's key",
+                    "{alg}, {len} zero bytes"
+                );
+            }
+        }
+        // A genuine signature, cut short or extended by one byte.
+        for genuine in [eddsa(&p, "ed"), es512(&p, "ec-521")] {
+            let (input, s) = genuine.rsplit_once('.').unwrap();
+            let mut sig = BASE64URL_NOPAD.decode(s.as_bytes()).unwrap();
+            let mut longer = sig.clone();
+            longer.push(0);
+            sig.pop();
+            for bad in [sig, longer] {
+                assert_eq!(
+                    invalid_detail(&format!("{input}.{}", testkit::b64(&bad)), &p.keys),
+                    "the signature does not match the provider's key"
+                );
+            }
+        }
+        // Another Ed25519 key's or P-521 key's signature.
+        let other_ed = Ed::generate();
+        let forged = token(&json!({"alg": "EdDSA", "kid": "ed"}), &claims(), |i| {
+            other_ed.sign(i)
+        });
+        assert_eq!(
+            invalid_detail(&forged, &p.keys),
+            "the signature does not match the provider's key"
+        );
+        let other_p521 = Ec::p521();
+        let forged = token(&json!({"alg": "ES512", "kid": "ec-521"}), &claims(), |i| {
+            other_p521.sign(i)
+        });
+        assert_eq!(
+            invalid_detail(&forged, &p.keys),
+            "the signature does not match the provider's key"
+        );
     }
 
     #[test]
@@ -1027,7 +1272,7 @@ mod tests {
     #[test]
     fn keys_beside_unsupported_ones_still_verify() {
         let doc = json!({"keys": [
-            {"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "kid": "ed", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            {"kty": "EC", "crv": "secp256k1", "alg": "ES256K", "kid": "k1", "x": "AA", "y": "AA"},
             {"kty": "oct", "alg": "HS256", "kid": "hmac", "k": "c2VjcmV0"},
             provider_rsa().jwk("rsa-1", Some("RS256")),
         ]});
@@ -1042,16 +1287,20 @@ mod tests {
             refusal(&hs, &keys),
             Refusal::UnsupportedAlgorithm("HS256".into())
         );
-        let ed = token(&json!({"alg": "EdDSA", "kid": "ed"}), &claims(), |_| {
+        let k1 = token(&json!({"alg": "ES256K", "kid": "k1"}), &claims(), |_| {
             vec![0; 64]
         });
         assert_eq!(
-            refusal(&ed, &keys),
-            Refusal::UnsupportedAlgorithm("EdDSA".into())
+            refusal(&k1, &keys),
+            Refusal::UnsupportedAlgorithm("ES256K".into())
         );
-        assert!(refusal(&ed, &keys)
+        assert!(refusal(&k1, &keys)
             .detail()
-            .contains("\"EdDSA\" is not accepted"));
+            .contains("\"ES256K\" is not accepted"));
+        // An EdDSA token when the provider has no Ed25519 key.
+        let ed = Ed::generate();
+        let t = token(&json!({"alg": "EdDSA"}), &claims(), |i| ed.sign(i));
+        assert_eq!(refusal(&t, &keys), Refusal::UnknownKeyId(String::new()));
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! Real keys and real signatures for the JWT tests — the `src/jwt` unit tests
 //! (which include this file) and the end-to-end tests alike: RSA keys are the
-//! fixtures in `tests/keys/`, EC keys are generated per test with *ring*.
+//! fixtures in `tests/keys/` (signed with *ring*), EC and Ed25519 keys are
+//! generated per test with *aws-lc-rs*, the library eventward verifies with
+//! (*ring* cannot make P-521 keys).
 
 use std::sync::LazyLock;
 
-use biscuit::CompactPart;
+use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair};
 use ring::hmac;
 use ring::rand::SystemRandom;
-use ring::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair, RsaPublicKeyComponents};
+use ring::signature::{self, RsaKeyPair, RsaPublicKeyComponents};
 use serde_json::{json, Value};
 
 pub const RSA_1024_JWK: &[u8] = include_bytes!("../keys/rsa1024.jwk.json");
@@ -30,7 +32,7 @@ pub fn attacker_rsa() -> &'static Rsa {
 }
 
 pub fn b64(bytes: &[u8]) -> String {
-    bytes.to_vec().to_base64().unwrap().unwrap()
+    data_encoding::BASE64URL_NOPAD.encode(bytes)
 }
 
 /// A compact JWS of `header` and `claims`, signed over "header.payload" by `sign`.
@@ -96,21 +98,38 @@ pub struct Ec {
 
 impl Ec {
     pub fn p256() -> Ec {
-        Ec::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, "P-256")
+        Ec::generate(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            "P-256",
+        )
     }
 
     pub fn p384() -> Ec {
-        Ec::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING, "P-384")
+        Ec::generate(
+            &aws_lc_rs::signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+            "P-384",
+        )
     }
 
-    fn generate(alg: &'static signature::EcdsaSigningAlgorithm, crv: &'static str) -> Ec {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
-        let key = EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).unwrap();
-        Ec { key, crv }
+    pub fn p521() -> Ec {
+        Ec::generate(
+            &aws_lc_rs::signature::ECDSA_P521_SHA512_FIXED_SIGNING,
+            "P-521",
+        )
+    }
+
+    fn generate(
+        alg: &'static aws_lc_rs::signature::EcdsaSigningAlgorithm,
+        crv: &'static str,
+    ) -> Ec {
+        Ec {
+            key: EcdsaKeyPair::generate(alg).unwrap(),
+            crv,
+        }
     }
 
     pub fn jwk(&self, kid: &str, alg: Option<&str>) -> Value {
+        use aws_lc_rs::signature::KeyPair as _;
         // An uncompressed SEC1 point: 0x04, then x and y of equal length.
         let point = &self.key.public_key().as_ref()[1..];
         let (x, y) = point.split_at(point.len() / 2);
@@ -120,12 +139,35 @@ impl Ec {
         )
     }
 
+    /// A JWS signature: r ‖ s, each as wide as the curve's order.
     pub fn sign(&self, input: &[u8]) -> Vec<u8> {
-        self.key
-            .sign(&SystemRandom::new(), input)
-            .unwrap()
-            .as_ref()
-            .to_vec()
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        self.key.sign(&rng, input).unwrap().as_ref().to_vec()
+    }
+}
+
+/// An Ed25519 key (RFC 8037 OKP), for EdDSA.
+pub struct Ed(Ed25519KeyPair);
+
+impl Ed {
+    pub fn generate() -> Ed {
+        Ed(Ed25519KeyPair::generate().unwrap())
+    }
+
+    pub fn public(&self) -> Vec<u8> {
+        use aws_lc_rs::signature::KeyPair as _;
+        self.0.public_key().as_ref().to_vec()
+    }
+
+    pub fn jwk(&self, kid: &str, alg: Option<&str>) -> Value {
+        with_alg(
+            json!({"kty": "OKP", "kid": kid, "crv": "Ed25519", "x": b64(&self.public())}),
+            alg,
+        )
+    }
+
+    pub fn sign(&self, input: &[u8]) -> Vec<u8> {
+        self.0.sign(input).as_ref().to_vec()
     }
 }
 
