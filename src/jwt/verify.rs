@@ -195,6 +195,7 @@ pub fn peek_header(token: &str) -> Result<Header, Refusal> {
     if is_nested(&fields) {
         return Err(invalid("nested tokens (cty: JWT) are not accepted"));
     }
+    check_typ(&fields)?;
     let kid = match fields.get("kid") {
         None => None,
         Some(Value::String(kid)) => Some(kid.clone()),
@@ -334,6 +335,27 @@ fn check_claims(
         }
     }
     Ok(exp)
+}
+
+/// The header's `typ`, when present, must say the token is a JWT: `JWT`,
+/// or `at+jwt` for OAuth 2.0 access tokens (RFC 9068); media types are
+/// compared without case and with `application/` optional (RFC 7515
+/// §4.1.9). Other explicit types (`logout+jwt`, `secevent+jwt`, `dpop+jwt`,
+/// …) mark tokens made for another purpose, which are refused so that one
+/// kind of token cannot be replayed as another (RFC 8725 §3.11).
+fn check_typ(fields: &Map<String, Value>) -> Result<(), Refusal> {
+    let typ = match fields.get("typ") {
+        None => return Ok(()),
+        Some(Value::String(typ)) => typ.to_ascii_lowercase(),
+        Some(_) => return Err(invalid("the header's typ is not a string")),
+    };
+    match typ.strip_prefix("application/").unwrap_or(&typ) {
+        "jwt" | "at+jwt" => Ok(()),
+        _ => Err(invalid(format!(
+            "the header's typ {} is not a token type accepted here (JWT or at+jwt)",
+            quoted(fields["typ"].as_str().unwrap_or_default())
+        ))),
+    }
 }
 
 /// A NumericDate claim: seconds since the epoch, possibly fractional
@@ -1022,6 +1044,42 @@ mod tests {
             invalid_detail(&rs("RS256", "rsa-1", &c), &p.keys),
             "the sub claim is not a string"
         );
+    }
+
+    #[test]
+    fn typ_jwt_at_jwt_or_none() {
+        let p = provider();
+        let typed = |typ: Option<Value>| {
+            let mut header = json!({"alg": "RS256", "kid": "rsa-1"});
+            if let Some(typ) = typ {
+                header["typ"] = typ;
+            }
+            token(&header, &claims(), |i| provider_rsa().sign("RS256", i))
+        };
+        for typ in [
+            None,
+            Some(json!("JWT")),
+            Some(json!("jwt")),
+            Some(json!("application/jwt")),
+            Some(json!("at+jwt")),
+            Some(json!("application/at+jwt")),
+            Some(json!("AT+JWT")),
+        ] {
+            assert!(
+                check(&typed(typ.clone()), &p.keys, &rules(), NOW).is_ok(),
+                "{typ:?}"
+            );
+        }
+        for (typ, why) in [
+            (json!("logout+jwt"), "the header's typ \"logout+jwt\" is not a token type accepted here (JWT or at+jwt)"),
+            (json!("secevent+jwt"), "the header's typ \"secevent+jwt\" is not a token type accepted here (JWT or at+jwt)"),
+            (json!("dpop+jwt"), "the header's typ \"dpop+jwt\" is not a token type accepted here (JWT or at+jwt)"),
+            (json!("JOSE+JSON"), "the header's typ \"JOSE+JSON\" is not a token type accepted here (JWT or at+jwt)"),
+            (json!(""), "the header's typ \"\" is not a token type accepted here (JWT or at+jwt)"),
+            (json!(1), "the header's typ is not a string"),
+        ] {
+            assert_eq!(invalid_detail(&typed(Some(typ.clone())), &p.keys), why, "{typ}");
+        }
     }
 
     #[test]
