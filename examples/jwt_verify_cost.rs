@@ -120,9 +120,10 @@ fn main() {
         ),
     ];
     let rules = Rules {
-        audience: Some("eventward".into()),
+        audiences: vec!["eventward".into()],
         issuer: Some("https://issuer.example".into()),
         leeway: Duration::from_secs(60),
+        principal_claim: "sub".into(),
     };
     let now = SystemTime::now();
     let exp = chrono::Utc::now().timestamp() + 3600;

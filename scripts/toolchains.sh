@@ -10,6 +10,9 @@
 #   ruby          ruby
 #   php           php-cli, php-curl
 #   mcs, mono     mono-devel                (the C# sample, compiled with Mono's compiler)
+#   npm           npm                       (installs tests/oidc: the OpenID provider tests/oidc.rs runs)
+# Then `npm ci` in tests/oidc (oidc-provider, pinned by its package-lock.json),
+# skipped when node_modules already holds that exact lock file.
 # Idempotent: when everything is present it only checks (well under a second);
 # `apt-get update` runs once, and only when something is missing. A python3
 # that is not Debian's own (pyenv, a venv) gets requests from pip instead.
@@ -41,6 +44,7 @@ missing_packages() {
         echo python3-requests
     fi
     have node || echo nodejs
+    have npm || echo npm
     { have java && have javac; } || echo default-jdk-headless
     { have go && have gofmt; } || echo golang-go
     have ruby || echo ruby
@@ -76,4 +80,17 @@ if ! quiet python3 -c 'import requests'; then
     python3 -m pip install -q --disable-pip-version-check requests >&2 ||
         die "could not install requests for $(command -v python3): run python3 -m pip install requests"
     quiet python3 -c 'import requests' || die "python3 ($(command -v python3)) cannot import requests"
+fi
+
+# The OpenID provider of tests/oidc.rs. The stamp is the lock file's hash,
+# written only after a complete `npm ci`, so a changed lock file or an
+# interrupted install reinstalls.
+oidc_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/oidc" && pwd)
+oidc_stamp=$oidc_dir/node_modules/.eventward-lock.sha256
+oidc_lock=$(sha256sum "$oidc_dir/package-lock.json" | cut -d' ' -f1)
+if [[ ! -f $oidc_stamp || $(cat "$oidc_stamp") != "$oidc_lock" ]]; then
+    log "installing the test OpenID provider (npm ci in tests/oidc)"
+    (cd "$oidc_dir" && npm ci --no-audit --no-fund --loglevel=error >&2) ||
+        die "npm ci in $oidc_dir failed"
+    printf '%s\n' "$oidc_lock" >"$oidc_stamp"
 fi

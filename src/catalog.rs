@@ -84,8 +84,11 @@ pub struct Provider {
     pub id: Uuid,
     pub name: String,
     pub jwks_url: String,
-    pub audience: Option<String>,
+    /// A token's `aud` must hold one of these; empty: `aud` is not checked.
+    pub audiences: Vec<String>,
     pub issuer: Option<String>,
+    /// The claim naming the sender (`authprincipal`): `sub` unless configured.
+    pub principal_claim: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,8 +153,9 @@ impl Catalog {
                     id: p.id,
                     name: p.name,
                     jwks_url: p.jwks_url,
-                    audience: p.audience,
+                    audiences: p.audiences,
                     issuer: p.issuer,
+                    principal_claim: p.principal_claim,
                 })
             })
             .collect();

@@ -815,3 +815,257 @@ async fn an_idempotency_key_belongs_to_one_sub() {
         ]
     );
 }
+
+/// Workspace acme, notification acme/clicks secured by provider `auth` added
+/// with `--jwks-url` and `extra`; returns `provider add --json`.
+fn secured_by(env: &TestEnv, jwks: &JwksServer, extra: &[&str]) -> Value {
+    env.cli_ok(&["workspace", "create", "acme"]);
+    env.cli_ok(&["notification", "create", "acme/clicks"]);
+    let mut args = vec!["provider", "add", "--name", "auth", "--jwks-url", &jwks.url];
+    args.extend_from_slice(extra);
+    let added = env.cli_json(&args);
+    env.cli_ok(&[
+        "notification",
+        "secure",
+        "acme/clicks",
+        "--jwt-provider",
+        "auth",
+    ]);
+    added
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn machine_tokens_by_a_principal_claim_several_audiences_and_at_jwt() {
+    let jwks = JwksServer::start(vec![provider_rsa().jwk("k", Some("RS256"))]).await;
+    let env = TestEnv::new();
+    let added = secured_by(
+        &env,
+        &jwks,
+        &[
+            "--audience",
+            "https://api.acme.test",
+            "--audience",
+            "https://events.acme.test",
+            "--audience",
+            "https://api.acme.test",
+            "--principal-claim",
+            "azp",
+        ],
+    );
+    // Both given: the JWKS URL is used as given, nothing is discovered.
+    assert!(added.get("discovery").is_none(), "{added}");
+    assert_eq!(
+        added["audiences"],
+        json!(["https://api.acme.test", "https://events.acme.test"])
+    );
+    assert_eq!(added["principal_claim"], "azp");
+    let listed = env.cli_json(&["provider", "list"]);
+    assert_eq!(listed[0]["audiences"], added["audiences"]);
+    assert_eq!(listed[0]["principal_claim"], "azp");
+    let text = env.cli_ok(&["provider", "list"]);
+    assert!(
+        text.contains("https://api.acme.test,https://events.acme.test") && text.contains(" azp"),
+        "{text}"
+    );
+
+    let _daemon = env.serve().await;
+    let url = env.url("/v1/events/acme/clicks");
+    let machine = |aud: Value, typ: Option<&str>| {
+        let mut header = json!({"alg": "RS256", "kid": "k"});
+        if let Some(typ) = typ {
+            header["typ"] = json!(typ);
+        }
+        let claims = json!({"azp": "billing-job", "client_id": "billing-job", "aud": aud, "exp": now() + 600, "iat": now()});
+        token(&header, &claims, |i| provider_rsa().sign("RS256", i))
+    };
+    for t in [
+        machine(json!("https://events.acme.test"), Some("at+jwt")),
+        machine(json!(["https://other.test", "https://api.acme.test"]), None),
+        machine(json!("https://api.acme.test"), Some("application/at+jwt")),
+        machine(json!("https://api.acme.test"), Some("JWT")),
+    ] {
+        let r = post(&url, &t, "{}").await;
+        assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    }
+    for m in env
+        .take(10, WAIT)
+        .await
+        .iter()
+        .map(|m| serde_json::from_slice::<Value>(&m.delivery.data).unwrap())
+    {
+        assert_eq!(m["authprincipal"], "billing-job");
+        assert_eq!(m["authprovider"], "auth");
+    }
+    assert_problem(
+        post(
+            &url,
+            &machine(json!(["https://other.test"]), Some("at+jwt")),
+            "{}",
+        )
+        .await,
+        401,
+        "invalid_audience",
+    )
+    .await;
+    let other_typ = assert_problem(
+        post(
+            &url,
+            &machine(json!("https://api.acme.test"), Some("logout+jwt")),
+            "{}",
+        )
+        .await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    assert!(
+        other_typ["detail"].as_str().unwrap().contains("typ"),
+        "{other_typ}"
+    );
+    // A token with sub but no azp names no sender for this provider.
+    let user = rs(
+        "RS256",
+        "k",
+        &json!({"sub": "user-7", "aud": "https://api.acme.test", "exp": now() + 600}),
+    );
+    let refused = assert_problem(post(&url, &user, "{}").await, 401, "invalid_token").await;
+    assert_eq!(
+        refused["detail"],
+        "the token has no azp claim to name its sender"
+    );
+    let mut numeric = json!({"azp": 7, "aud": "https://api.acme.test", "exp": now() + 600});
+    let refused = assert_problem(
+        post(&url, &rs("RS256", "k", &numeric), "{}").await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    assert_eq!(refused["detail"], "the azp claim is not a string");
+    numeric["azp"] = json!("");
+    assert_problem(
+        post(&url, &rs("RS256", "k", &numeric), "{}").await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    assert_eq!(env.take(10, Duration::from_millis(300)).await.len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provider_add_options_are_checked_before_anything_is_saved() {
+    let jwks = JwksServer::start(vec![provider_rsa().jwk("k", Some("RS256"))]).await;
+    let env = TestEnv::new();
+    for (args, why) in [
+        (vec!["--name", "p"], "--jwks-url"),
+        (
+            vec![
+                "--name",
+                "p",
+                "--jwks-url",
+                &jwks.url,
+                "--principal-claim",
+                "exp",
+            ],
+            "principal claim cannot be exp",
+        ),
+        (
+            vec![
+                "--name",
+                "p",
+                "--jwks-url",
+                &jwks.url,
+                "--principal-claim",
+                "client id",
+            ],
+            "not a claim name",
+        ),
+        (
+            vec!["--name", "p", "--jwks-url", &jwks.url, "--audience", ""],
+            "audience cannot be empty",
+        ),
+        (
+            vec!["--name", "p", "--issuer", "http://issuer.example.com/"],
+            "the issuer must use https://",
+        ),
+        (
+            vec![
+                "--name",
+                "p",
+                "--issuer",
+                "https://issuer.example.com/?tenant=1",
+            ],
+            "query or fragment",
+        ),
+    ] {
+        let mut all = vec!["provider", "add"];
+        all.extend_from_slice(&args);
+        let out = env.cli(&all);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(said.contains(why), "{args:?}: {said}");
+    }
+    assert_eq!(env.cli_json(&["provider", "list"]), json!([]));
+    // Discovery with nothing at the issuer: not saved, even with --force.
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let out = env.cli(&[
+        "--json", "provider", "add", "--name", "p", "--issuer", &closed, "--force",
+    ]);
+    assert!(!out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["saved"], false);
+    assert_eq!(report["discovery"]["ok"], false);
+    assert!(
+        report["discovery"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no answer from"),
+        "{report}"
+    );
+    assert_eq!(env.cli_json(&["provider", "list"]), json!([]));
+}
+
+#[test]
+fn the_audiences_migration_keeps_each_providers_audience() {
+    use diesel::connection::SimpleConnection as _;
+    use diesel::{Connection as _, RunQueryDsl as _};
+    let env = TestEnv::new();
+    let mut db = diesel::PgConnection::establish(&env.db_url).unwrap();
+    let up = include_str!("../migrations/2026-11-26-000001_provider_audiences_principal/up.sql");
+    let down =
+        include_str!("../migrations/2026-11-26-000001_provider_audiences_principal/down.sql");
+    db.batch_execute(down).unwrap();
+    diesel::sql_query(
+        "INSERT INTO jwt_providers (id, name, jwks_url, audience, issuer) VALUES \
+         (gen_random_uuid(), 'one', 'https://a.test/jwks', 'https://api.acme.test', NULL), \
+         (gen_random_uuid(), 'none', 'https://b.test/jwks', NULL, 'https://b.test/')",
+    )
+    .execute(&mut db)
+    .unwrap();
+    db.batch_execute(up).unwrap();
+    let listed = env.cli_json(&["provider", "list"]);
+    assert_eq!(listed[0]["name"], "none");
+    assert_eq!(listed[0]["audiences"], json!([]));
+    assert_eq!(listed[0]["issuer"], "https://b.test/");
+    assert_eq!(listed[1]["name"], "one");
+    assert_eq!(listed[1]["audiences"], json!(["https://api.acme.test"]));
+    for p in listed.as_array().unwrap() {
+        assert_eq!(p["principal_claim"], "sub");
+    }
+    // And back down: the first audience returns to the single column.
+    db.batch_execute(down).unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        audience: Option<String>,
+    }
+    let rows: Vec<Row> = diesel::sql_query("SELECT audience FROM jwt_providers ORDER BY name")
+        .load(&mut db)
+        .unwrap();
+    let audiences: Vec<Option<String>> = rows.into_iter().map(|r| r.audience).collect();
+    assert_eq!(audiences, [None, Some("https://api.acme.test".to_string())]);
+    db.batch_execute(up).unwrap();
+}

@@ -33,7 +33,8 @@ pub enum Credential<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub method: AuthMethod,
-    /// The API key id, or the JWT's `sub`.
+    /// The API key id, or the value of the JWT provider's principal claim
+    /// (`sub` unless configured).
     pub id: String,
     /// The JWT provider's name; `None` for API keys.
     pub provider: Option<String>,
@@ -247,9 +248,10 @@ pub(super) fn build(
                 .iter()
                 .map(|p| TrustedProvider {
                     rules: jwt::Rules {
-                        audience: p.audience.clone(),
+                        audiences: p.audiences.clone(),
                         issuer: p.issuer.clone(),
                         leeway: options.leeway,
+                        principal_claim: p.principal_claim.clone(),
                     },
                     jwks: jwks_slots.slot(p),
                     provider: p.clone(),
@@ -289,15 +291,24 @@ fn verify_token(token: &str, trust: &JwtTrust) -> Result<Principal, Problem> {
         };
         match jwt::verify(token, &header, &keys, &trusted.rules, now) {
             Ok(verified) => {
-                let sub = verified.sub.filter(|s| !s.is_empty()).ok_or_else(|| {
-                    Problem::new(
-                        Code::InvalidToken,
-                        "the token has no sub claim to name its sender",
-                    )
-                })?;
+                // The sender is the provider and this claim's value: it is
+                // what events carry as `authprincipal` and what scopes
+                // Idempotency-Key records, so a token without it is refused.
+                let id = verified
+                    .principal
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| {
+                        Problem::new(
+                            Code::InvalidToken,
+                            format!(
+                                "the token has no {} claim to name its sender",
+                                trusted.rules.principal_claim
+                            ),
+                        )
+                    })?;
                 let principal = Principal {
                     method: AuthMethod::Jwt,
-                    id: sub,
+                    id,
                     provider: Some(trusted.provider.name.clone()),
                 };
                 trust

@@ -127,16 +127,22 @@ pub enum KeyCmd {
 
 #[derive(Subcommand)]
 pub enum ProviderCmd {
-    /// Check a JWKS and save the provider
+    /// Check a JWKS (found by OpenID discovery from --issuer when --jwks-url is not given) and save the provider
     Add {
         #[arg(long)]
         name: String,
+        /// The JWKS URL; without it, found from --issuer by OpenID Connect discovery
+        #[arg(long, required_unless_present = "issuer")]
+        jwks_url: Option<String>,
+        /// An accepted audience (repeatable): a token's aud must hold one of them
         #[arg(long)]
-        jwks_url: String,
-        #[arg(long)]
-        audience: Option<String>,
+        audience: Vec<String>,
+        /// The issuer: tokens' iss must equal it exactly
         #[arg(long)]
         issuer: Option<String>,
+        /// The claim naming the sender (authprincipal), e.g. client_id or azp for machine tokens
+        #[arg(long, default_value = "sub")]
+        principal_claim: String,
         /// Save even if the check fails
         #[arg(long)]
         force: bool,

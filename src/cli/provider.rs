@@ -5,18 +5,59 @@ use serde_json::json;
 
 use super::output::Out;
 use super::ProviderCmd;
+use crate::jwt::discovery::{self, Discovered};
 use crate::jwt::fetch as jwks;
 use crate::store::{self, jwt_providers, Connection};
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
 
 /// "Check API Credentials": fetch the JWKS and report usable and unusable keys.
 fn check_jwks(url: &str) -> anyhow::Result<jwks::Fetched> {
     let url = jwks::check_url(url).map_err(anyhow::Error::msg)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime
+    runtime()?
         .block_on(jwks::fetch(&jwks::client(), &url))
         .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// OpenID Connect discovery of `issuer`'s JWKS URL, reported (text, or the
+/// JSON value returned) as the key check is.
+fn discover(out: Out, name: &str, issuer: &str) -> (Option<Discovered>, serde_json::Value) {
+    let result = runtime().map_err(|e| e.to_string()).and_then(|rt| {
+        rt.block_on(discovery::discover(&jwks::client(), issuer))
+            .map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(found) => {
+            if !out.json {
+                println!(
+                    "OpenID configuration of {name} ({}):",
+                    found.configuration_url
+                );
+                println!("  issuer    {}", found.issuer);
+                println!("  jwks_uri  {}", found.jwks_uri);
+            }
+            let report = json!({
+                "ok": true,
+                "url": found.configuration_url.as_str(),
+                "issuer": found.issuer,
+                "jwks_uri": found.jwks_uri.as_str(),
+            });
+            (Some(found), report)
+        }
+        Err(e) => {
+            let url = discovery::configuration_url(issuer)
+                .map(|u| u.to_string())
+                .unwrap_or_else(|_| issuer.to_string());
+            if !out.json {
+                println!("OpenID configuration of {name} ({url}): {e}");
+            }
+            (None, json!({"ok": false, "url": url, "error": e}))
+        }
+    }
 }
 
 fn report_check(
@@ -79,29 +120,64 @@ pub fn run(conn: &mut Connection, out: Out, cmd: ProviderCmd) -> anyhow::Result<
             jwks_url,
             audience,
             issuer,
+            principal_claim,
             force,
         } => {
             store::check_name("provider name", &name)?;
+            jwt_providers::check_principal_claim(&principal_claim)?;
+            // The JWKS URL as given, or found by OpenID discovery from the issuer.
+            let mut discovered = None;
+            let jwks_url = match (jwks_url, &issuer) {
+                (Some(url), _) => url,
+                (None, Some(issuer)) => {
+                    let (found, report) = discover(out, &name, issuer);
+                    let Some(found) = found else {
+                        if out.json {
+                            out.print(json!({"saved": false, "discovery": report}));
+                        }
+                        bail!(
+                            "OpenID discovery from the issuer {issuer} failed, so provider {name} \
+                             was not saved (without a JWKS URL there is nothing to save, even \
+                             with --force; give --jwks-url to name the keys yourself)"
+                        );
+                    };
+                    discovered = Some(report);
+                    found.jwks_uri.to_string()
+                }
+                (None, None) => {
+                    bail!("give --jwks-url, or --issuer to find the keys by OpenID discovery")
+                }
+            };
             jwks::check_url(&jwks_url).map_err(anyhow::Error::msg)?;
             let result = check_jwks(&jwks_url);
             let check = report_check(out, &name, &jwks_url, &result);
             let passed = check["ok"] == json!(true);
             if !passed && !force {
                 if out.json {
-                    out.print(json!({"saved": false, "check": check}));
+                    let mut v = json!({"saved": false, "check": check});
+                    if let Some(d) = discovered {
+                        v["discovery"] = d;
+                    }
+                    out.print(v);
                 }
                 bail!("the JWKS check failed, so provider {name} was not saved (use --force to save it anyway)");
             }
             let row = jwt_providers::add(
                 conn,
-                &name,
-                &jwks_url,
-                audience.as_deref(),
-                issuer.as_deref(),
+                &jwt_providers::NewProvider {
+                    name: &name,
+                    jwks_url: &jwks_url,
+                    audiences: &audience,
+                    issuer: issuer.as_deref(),
+                    principal_claim: &principal_claim,
+                },
             )?;
             if out.json {
                 let mut v = json!(row);
                 v["check"] = check;
+                if let Some(d) = discovered {
+                    v["discovery"] = d;
+                }
                 out.print(v);
             } else if passed {
                 println!("saved JWT provider {name}");
@@ -126,16 +202,22 @@ pub fn run(conn: &mut Connection, out: Out, cmd: ProviderCmd) -> anyhow::Result<
                 out.print(json!(all));
             } else {
                 println!(
-                    "{:<24} {:<50} {:<30} ISSUER",
-                    "NAME", "JWKS URL", "AUDIENCE"
+                    "{:<24} {:<50} {:<30} {:<40} PRINCIPAL",
+                    "NAME", "JWKS URL", "AUDIENCES", "ISSUER"
                 );
                 for p in all {
+                    let audiences = if p.audiences.is_empty() {
+                        "-".to_string()
+                    } else {
+                        p.audiences.join(",")
+                    };
                     println!(
-                        "{:<24} {:<50} {:<30} {}",
+                        "{:<24} {:<50} {:<30} {:<40} {}",
                         p.name,
                         p.jwks_url,
-                        p.audience.as_deref().unwrap_or("-"),
-                        p.issuer.as_deref().unwrap_or("-")
+                        audiences,
+                        p.issuer.as_deref().unwrap_or("-"),
+                        p.principal_claim
                     );
                 }
             }

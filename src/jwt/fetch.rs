@@ -94,7 +94,7 @@ fn is_loopback(url: &Url) -> bool {
 ///
 /// Only what the URL says is judged: a public name that resolves to a private
 /// address is not caught here.
-fn is_internal(url: &Url) -> bool {
+pub(super) fn is_internal(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(name)) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
@@ -212,7 +212,7 @@ async fn fetch_within(
     url: &Url,
     limit: Duration,
 ) -> Result<Fetched, FetchError> {
-    let (body, max_age) = tokio::time::timeout(limit, download(client, url))
+    let (body, max_age) = tokio::time::timeout(limit, download(client, url, JWKS_ACCEPT))
         .await
         .map_err(|_| FetchError::Unreachable {
             url: url.to_string(),
@@ -226,14 +226,16 @@ async fn fetch_within(
     })
 }
 
-enum DownloadError {
+const JWKS_ACCEPT: &str = "application/jwk-set+json, application/json";
+
+pub(super) enum DownloadError {
     Http(reqwest::Error),
     Status(u16),
     TooLarge,
 }
 
 impl DownloadError {
-    fn into_fetch_error(self, url: &Url) -> FetchError {
+    pub(super) fn into_fetch_error(self, url: &Url) -> FetchError {
         let url = url.to_string();
         match self {
             DownloadError::Http(e) if e.is_redirect() => FetchError::Redirect {
@@ -287,16 +289,16 @@ fn tls_failure(e: &reqwest::Error) -> Option<String> {
     None
 }
 
-async fn download(
+/// GETs `url` with the client's redirect rule, up to [`MAX_BODY_BYTES`]; the
+/// caller bounds the time.
+pub(super) async fn download(
     client: &reqwest::Client,
     url: &Url,
+    accept: &str,
 ) -> Result<(Vec<u8>, Option<Duration>), DownloadError> {
     let mut response = client
         .get(url.clone())
-        .header(
-            reqwest::header::ACCEPT,
-            "application/jwk-set+json, application/json",
-        )
+        .header(reqwest::header::ACCEPT, accept)
         .send()
         .await
         .map_err(DownloadError::Http)?;

@@ -19,6 +19,7 @@
 //!
 //! Nothing here panics on untrusted input; `fuzz/` exercises that claim.
 
+pub mod discovery;
 pub mod fetch;
 pub mod keyset;
 mod verify;

@@ -35,12 +35,16 @@ const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
 /// What a provider requires of a token's claims.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rules {
-    /// When set, must be one of the token's `aud` values.
-    pub audience: Option<String>,
+    /// When not empty, one of them must be one of the token's `aud` values
+    /// (`aud` is a string or an array of strings, RFC 7519 §4.1.3).
+    pub audiences: Vec<String>,
     /// When set, must equal the token's `iss` exactly.
     pub issuer: Option<String>,
     /// Clock skew tolerated on `exp`, `nbf` and `iat`.
     pub leeway: Duration,
+    /// The claim whose value names the sender: `sub` unless the provider is
+    /// configured otherwise (`client_id` or `azp` for machine tokens).
+    pub principal_claim: String,
 }
 
 /// The parts of a token's header that select the key, already checked by
@@ -54,7 +58,8 @@ pub struct Header {
 /// A token that passed every check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
-    pub sub: Option<String>,
+    /// The value of the rules' principal claim, when the token has it.
+    pub principal: Option<String>,
     /// The `kid` of the key that verified the signature.
     pub kid: String,
     /// `exp`, in seconds since the Unix epoch (at most year 9999).
@@ -195,6 +200,7 @@ pub fn peek_header(token: &str) -> Result<Header, Refusal> {
     if is_nested(&fields) {
         return Err(invalid("nested tokens (cty: JWT) are not accepted"));
     }
+    check_typ(&fields)?;
     let kid = match fields.get("kid") {
         None => None,
         Some(Value::String(kid)) => Some(kid.clone()),
@@ -243,13 +249,9 @@ pub fn verify(
         return Err(invalid("the payload is not a JSON object"));
     };
     let expires_at = check_claims(&claims, rules, now)?;
-    let sub = match claims.get("sub") {
-        None => None,
-        Some(Value::String(sub)) => Some(sub.clone()),
-        Some(_) => return Err(invalid("the sub claim is not a string")),
-    };
+    let principal = principal(&claims, rules)?;
     Ok(Verified {
-        sub,
+        principal,
         kid: key.kid.clone(),
         expires_at,
     })
@@ -352,12 +354,14 @@ fn check_claims(
             return Err(Refusal::InvalidIssuer);
         }
     }
-    if let Some(audience) = &rules.audience {
+    if !rules.audiences.is_empty() {
+        let accepted = |aud: &Value| {
+            aud.as_str()
+                .is_some_and(|aud| rules.audiences.iter().any(|a| a == aud))
+        };
         let listed = match claims.get("aud") {
-            Some(Value::String(aud)) => aud == audience,
-            Some(Value::Array(auds)) => auds
-                .iter()
-                .any(|aud| aud.as_str() == Some(audience.as_str())),
+            Some(aud @ Value::String(_)) => accepted(aud),
+            Some(Value::Array(auds)) => auds.iter().any(accepted),
             _ => false,
         };
         if !listed {
@@ -365,6 +369,52 @@ fn check_claims(
         }
     }
     Ok(exp)
+}
+
+/// The value of the principal claim, when present; a present claim that is
+/// not a string is a malformed token. The caller decides what a missing one
+/// means.
+fn principal(claims: &Map<String, Value>, rules: &Rules) -> Result<Option<String>, Refusal> {
+    let name = &rules.principal_claim;
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(value)) => Ok(Some(value.clone())),
+        Some(_) => Err(invalid(format!(
+            "the {} claim is not a string",
+            quoted_claim(name)
+        ))),
+    }
+}
+
+/// A claim name for a message: as it is when it is short and plain (the
+/// operator chose it), else quoted and cut.
+fn quoted_claim(name: &str) -> String {
+    if name.len() <= 64 && name.bytes().all(|b| b.is_ascii_graphic()) {
+        name.to_string()
+    } else {
+        quoted(name)
+    }
+}
+
+/// The header's `typ`, when present, must say the token is a JWT: `JWT`,
+/// or `at+jwt` for OAuth 2.0 access tokens (RFC 9068); media types are
+/// compared without case and with `application/` optional (RFC 7515
+/// §4.1.9). Other explicit types (`logout+jwt`, `secevent+jwt`, `dpop+jwt`,
+/// …) mark tokens made for another purpose, which are refused so that one
+/// kind of token cannot be replayed as another (RFC 8725 §3.11).
+fn check_typ(fields: &Map<String, Value>) -> Result<(), Refusal> {
+    let typ = match fields.get("typ") {
+        None => return Ok(()),
+        Some(Value::String(typ)) => typ.to_ascii_lowercase(),
+        Some(_) => return Err(invalid("the header's typ is not a string")),
+    };
+    match typ.strip_prefix("application/").unwrap_or(&typ) {
+        "jwt" | "at+jwt" => Ok(()),
+        _ => Err(invalid(format!(
+            "the header's typ {} is not a token type accepted here (JWT or at+jwt)",
+            quoted(fields["typ"].as_str().unwrap_or_default())
+        ))),
+    }
 }
 
 /// A NumericDate claim: seconds since the epoch, possibly fractional
@@ -399,9 +449,10 @@ mod tests {
 
     fn rules() -> Rules {
         Rules {
-            audience: None,
+            audiences: Vec::new(),
             issuer: None,
             leeway: Duration::from_secs(60),
+            principal_claim: "sub".into(),
         }
     }
 
@@ -487,7 +538,7 @@ mod tests {
         assert_eq!(
             verified,
             Verified {
-                sub: Some("user-1".into()),
+                principal: Some("user-1".into()),
                 kid: "rsa-1".into(),
                 expires_at: NOW + 300
             }
@@ -527,7 +578,7 @@ mod tests {
         let p = provider();
         let verified = check(&es512(&p, "ec-521"), &p.keys, &rules(), NOW).unwrap();
         assert_eq!(verified.kid, "ec-521");
-        assert_eq!(verified.sub.as_deref(), Some("user-1"));
+        assert_eq!(verified.principal.as_deref(), Some("user-1"));
         assert_eq!(
             check(&eddsa(&p, "ed"), &p.keys, &rules(), NOW).unwrap().kid,
             "ed"
@@ -1186,7 +1237,7 @@ mod tests {
     fn audience_string_or_array() {
         let p = provider();
         let wants = Rules {
-            audience: Some("eventward".into()),
+            audiences: vec!["eventward".into()],
             ..rules()
         };
         let with_aud = |aud: Value| {
@@ -1259,7 +1310,7 @@ mod tests {
         assert_eq!(
             check(&rs("RS256", "rsa-1", &c), &p.keys, &rules(), NOW)
                 .unwrap()
-                .sub,
+                .principal,
             None
         );
         c["sub"] = json!(42);
@@ -1267,6 +1318,116 @@ mod tests {
             invalid_detail(&rs("RS256", "rsa-1", &c), &p.keys),
             "the sub claim is not a string"
         );
+    }
+
+    #[test]
+    fn several_audiences_any_one_is_enough() {
+        let p = provider();
+        let wants = Rules {
+            audiences: vec!["https://api.acme.test".into(), "eventward".into()],
+            ..rules()
+        };
+        let with_aud = |aud: Value| {
+            let mut c = claims();
+            c["aud"] = aud;
+            rs("RS256", "rsa-1", &c)
+        };
+        for aud in [
+            json!("eventward"),
+            json!("https://api.acme.test"),
+            json!(["https://api.acme.test"]),
+            json!(["other", "eventward"]),
+            json!([7, "eventward"]),
+        ] {
+            assert!(
+                check(&with_aud(aud.clone()), &p.keys, &wants, NOW).is_ok(),
+                "{aud}"
+            );
+        }
+        for aud in [
+            json!("other"),
+            json!(["other", "https://api.acme.test/"]),
+            json!("eventward https://api.acme.test"),
+            json!([["eventward"]]),
+            json!({"aud": "eventward"}),
+        ] {
+            assert_eq!(
+                check(&with_aud(aud.clone()), &p.keys, &wants, NOW),
+                Err(Refusal::InvalidAudience),
+                "{aud}"
+            );
+        }
+    }
+
+    #[test]
+    fn principal_from_a_configured_claim() {
+        let p = provider();
+        // A machine token from the client credentials grant: no sub.
+        let machine = json!({"client_id": "billing", "azp": "billing-azp", "iss": "https://issuer.example", "aud": "eventward", "iat": NOW - 10, "exp": NOW + 300});
+        let by = |claim: &str| Rules {
+            principal_claim: claim.into(),
+            ..rules()
+        };
+        let principal_by = |claim: &str, c: &Value| {
+            check(&rs("RS256", "rsa-1", c), &p.keys, &by(claim), NOW).map(|v| v.principal)
+        };
+        assert_eq!(
+            principal_by("client_id", &machine),
+            Ok(Some("billing".into()))
+        );
+        assert_eq!(
+            principal_by("azp", &machine),
+            Ok(Some("billing-azp".into()))
+        );
+        assert_eq!(principal_by("sub", &machine), Ok(None));
+        // With the claim configured, sub is not the principal even when present.
+        assert_eq!(principal_by("client_id", &claims()), Ok(None));
+        let mut both = machine.clone();
+        both["sub"] = json!("user-1");
+        assert_eq!(principal_by("client_id", &both), Ok(Some("billing".into())));
+        assert_eq!(principal_by("sub", &both), Ok(Some("user-1".into())));
+        let mut numeric = machine.clone();
+        numeric["client_id"] = json!(12);
+        assert_eq!(
+            principal_by("client_id", &numeric),
+            Err(invalid("the client_id claim is not a string"))
+        );
+    }
+
+    #[test]
+    fn typ_jwt_at_jwt_or_none() {
+        let p = provider();
+        let typed = |typ: Option<Value>| {
+            let mut header = json!({"alg": "RS256", "kid": "rsa-1"});
+            if let Some(typ) = typ {
+                header["typ"] = typ;
+            }
+            token(&header, &claims(), |i| provider_rsa().sign("RS256", i))
+        };
+        for typ in [
+            None,
+            Some(json!("JWT")),
+            Some(json!("jwt")),
+            Some(json!("application/jwt")),
+            Some(json!("at+jwt")),
+            Some(json!("application/at+jwt")),
+            Some(json!("AT+JWT")),
+        ] {
+            assert!(
+                check(&typed(typ.clone()), &p.keys, &rules(), NOW).is_ok(),
+                "{typ:?}"
+            );
+        }
+        for (typ, why) in [
+            (json!("logout+jwt"), "the header's typ \"logout+jwt\" is not a token type accepted here (JWT or at+jwt)"),
+            (json!("secevent+jwt"), "the header's typ \"secevent+jwt\" is not a token type accepted here (JWT or at+jwt)"),
+            (json!("dpop+jwt"), "the header's typ \"dpop+jwt\" is not a token type accepted here (JWT or at+jwt)"),
+            (json!("JOSE+JSON"), "the header's typ \"JOSE+JSON\" is not a token type accepted here (JWT or at+jwt)"),
+            (json!(""), "the header's typ \"\" is not a token type accepted here (JWT or at+jwt)"),
+            (json!(1), "the header's typ is not a string"),
+        ] {
+            assert_eq!(invalid_detail(&typed(Some(typ.clone())), &p.keys), why, "{typ}");
+        }
     }
 
     #[test]

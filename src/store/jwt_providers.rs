@@ -1,4 +1,5 @@
-//! JWT providers: a JWKS URL and the audience and issuer tokens must carry.
+//! JWT providers: a JWKS URL, the audiences and issuer tokens must carry, and
+//! the claim that names a token's sender.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -14,26 +15,70 @@ pub struct ProviderRow {
     pub id: Uuid,
     pub name: String,
     pub jwks_url: String,
-    pub audience: Option<String>,
     pub issuer: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// A token's `aud` must hold one of these; empty: `aud` is not checked.
+    pub audiences: Vec<String>,
+    /// The claim whose value is the sender (`authprincipal`); `sub` by default.
+    pub principal_claim: String,
 }
 
-pub fn add(
-    conn: &mut Connection,
-    name: &str,
-    jwks_url: &str,
-    audience: Option<&str>,
-    issuer: Option<&str>,
-) -> Result<ProviderRow> {
+/// The principal claim when none is configured.
+pub const DEFAULT_PRINCIPAL_CLAIM: &str = "sub";
+
+/// A provider to add.
+#[derive(Debug, Clone)]
+pub struct NewProvider<'a> {
+    pub name: &'a str,
+    pub jwks_url: &'a str,
+    pub audiences: &'a [String],
+    pub issuer: Option<&'a str>,
+    pub principal_claim: &'a str,
+}
+
+/// A principal claim is a claim name: 1 to 128 printable ASCII characters
+/// without spaces (namespaced claims such as `https://acme.test/uid` are
+/// fine), and not one of the claims that never name a sender (the time
+/// claims, `iss` and `aud`, which every token of the provider shares).
+pub fn check_principal_claim(claim: &str) -> Result<()> {
+    if claim.is_empty() || claim.len() > 128 || !claim.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(StoreError::Invalid(format!(
+            "the principal claim {claim:?} is not a claim name (1 to 128 printable ASCII \
+             characters, no spaces), e.g. sub, client_id or azp"
+        )));
+    }
+    if matches!(claim, "exp" | "nbf" | "iat" | "iss" | "aud") {
+        return Err(StoreError::Invalid(format!(
+            "the principal claim cannot be {claim}: it does not name who sent a token; \
+             use sub (the default), client_id or azp"
+        )));
+    }
+    Ok(())
+}
+
+pub fn add(conn: &mut Connection, new: &NewProvider<'_>) -> Result<ProviderRow> {
+    let name = new.name;
     check_name("provider name", name)?;
+    check_principal_claim(new.principal_claim)?;
+    if let Some(empty) = new.audiences.iter().find(|a| a.is_empty()) {
+        return Err(StoreError::Invalid(format!(
+            "an audience cannot be empty ({empty:?})"
+        )));
+    }
+    let mut audiences: Vec<String> = Vec::with_capacity(new.audiences.len());
+    for a in new.audiences {
+        if !audiences.contains(a) {
+            audiences.push(a.clone());
+        }
+    }
     diesel::insert_into(jwt_providers::table)
         .values((
             jwt_providers::id.eq(Uuid::now_v7()),
             jwt_providers::name.eq(name),
-            jwt_providers::jwks_url.eq(jwks_url),
-            jwt_providers::audience.eq(audience),
-            jwt_providers::issuer.eq(issuer),
+            jwt_providers::jwks_url.eq(new.jwks_url),
+            jwt_providers::audiences.eq(&audiences),
+            jwt_providers::issuer.eq(new.issuer),
+            jwt_providers::principal_claim.eq(new.principal_claim),
         ))
         .returning(ProviderRow::as_returning())
         .get_result(&mut conn.0)
@@ -76,4 +121,38 @@ pub fn remove(conn: &mut Connection, name: &str) -> Result<ProviderRow> {
         diesel::delete(jwt_providers::table.find(row.id)).execute(conn)?;
         Ok(row)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn principal_claims() {
+        for ok in [
+            "sub",
+            "client_id",
+            "azp",
+            "oid",
+            "https://acme.test/uid",
+            "x",
+        ] {
+            assert!(check_principal_claim(ok).is_ok(), "{ok}");
+        }
+        let long = "c".repeat(129);
+        for bad in [
+            "",
+            "client id",
+            "é",
+            "a\n",
+            &long,
+            "exp",
+            "iat",
+            "nbf",
+            "iss",
+            "aud",
+        ] {
+            assert!(check_principal_claim(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -46,9 +46,10 @@ diesel::table! {
         id -> Uuid,
         name -> Text,
         jwks_url -> Text,
-        audience -> Nullable<Text>,
         issuer -> Nullable<Text>,
         created_at -> Timestamptz,
+        audiences -> Array<Text>,
+        principal_claim -> Text,
     }
 }
 
