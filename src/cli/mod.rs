@@ -152,7 +152,7 @@ pub enum ProviderCmd {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     if let Command::Serve = cli.command {
-        return crate::serve::run(settings);
+        return crate::serve::run(settings, cli.config);
     }
     // `migrate` may run as the schema owner; everything else as the daemon's role.
     let url = match cli.command {
