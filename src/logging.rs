@@ -46,9 +46,14 @@ impl Log for Capped {
     }
 }
 
-fn build(default_filter: &str) -> env_logger::Logger {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_filter))
-        .build()
+/// A logger filtered by `RUST_LOG` when it is set and not empty, else by
+/// `level` (an empty `RUST_LOG` counts as unset, as [`from_environment`] says).
+fn build(level: &str) -> env_logger::Logger {
+    let mut builder = env_logger::Builder::from_env(env_logger::Env::default());
+    if !from_environment() {
+        builder.parse_filters(level);
+    }
+    builder.build()
 }
 
 fn install(logger: env_logger::Logger) {

@@ -49,6 +49,13 @@ impl Live {
             return running.clone();
         }
         let mut effective = running.clone();
+        // The log level first, so the lines below are filtered by the new one.
+        if running.log.level != new.log.level {
+            effective.log.level = new.log.level.clone();
+            if !crate::logging::set_level(&effective.log.level) {
+                log::warn!("log.level changed, but RUST_LOG is set and decides the filter");
+            }
+        }
         for (key, old, value) in &changed {
             if LIVE.contains(&key.as_str()) {
                 log::info!("configuration reloaded: {key} changed from {old} to {value}, applied");
@@ -82,12 +89,6 @@ impl Live {
                 .do_send(SetJwtOptions(jwt_options(&effective)));
         }
 
-        if running.log.level != new.log.level {
-            effective.log.level = new.log.level.clone();
-            if !crate::logging::set_level(&effective.log.level) {
-                log::warn!("log.level changed, but RUST_LOG is set and decides the filter");
-            }
-        }
         effective
     }
 }
