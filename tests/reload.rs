@@ -166,3 +166,49 @@ async fn sighup_applies_the_log_level() {
     assert_problem(post(&orders, &forged, "{}").await, 401, "invalid_api_key").await;
     logged(&daemon, "refused POST /v1/events/acme/orders: 401").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_applies_the_jwt_leeway_to_every_endpoint() {
+    use common::jwks_server::JwksServer;
+    use common::jwt_kit::{provider_rsa, token};
+    use serde_json::json;
+
+    let mut env = TestEnv::new();
+    let jwks = JwksServer::start(vec![provider_rsa().jwk("rsa-1", Some("RS256"))]).await;
+    env.cli_ok(&["workspace", "create", "acme"]);
+    env.cli_ok(&["notification", "create", "acme/clicks"]);
+    env.cli_ok(&["provider", "add", "--name", "auth", "--jwks-url", &jwks.url]);
+    env.cli_ok(&[
+        "notification",
+        "secure",
+        "acme/clicks",
+        "--jwt-provider",
+        "auth",
+    ]);
+    let config = ConfigFile::new(&env, "[jwt]\nleeway_secs = 60\n");
+    env.set("EVENTWARD_CONFIG", config.0.to_str().unwrap());
+    let daemon = env.serve().await;
+
+    // Expired 20 s ago: inside a 60 s leeway, outside none.
+    let now = chrono::Utc::now().timestamp();
+    let late = token(
+        &json!({"alg": "RS256", "kid": "rsa-1", "typ": "JWT"}),
+        &json!({"sub": "user-1", "exp": now - 20, "iat": now - 120}),
+        |i| provider_rsa().sign("RS256", i),
+    );
+    let clicks = env.url("/v1/events/acme/clicks");
+    assert_eq!(post(&clicks, &late, "{}").await.status(), 202);
+
+    config.write("[jwt]\nleeway_secs = 0\n");
+    hangup(&daemon);
+    logged(
+        &daemon,
+        "configuration reloaded: jwt.leeway_secs changed from 60 to 0, applied",
+    )
+    .await;
+    eventually(Duration::from_secs(5), "the new leeway applied", || async {
+        post(&clicks, &late, "{}").await.status() == 401
+    })
+    .await;
+    assert_problem(post(&clicks, &late, "{}").await, 401, "expired_token").await;
+}
