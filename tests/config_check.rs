@@ -1,6 +1,5 @@
-//! `eventward config check [--connect]` against the real services: a bad
-//! value names its key; `--connect` reaches PostgreSQL, RabbitMQ and every
-//! JWKS; an unreachable broker fails its line and the command.
+//! `eventward config check [--connect]` against the real PostgreSQL,
+//! RabbitMQ and a JWKS server inside the test.
 
 mod common;
 
@@ -9,156 +8,171 @@ use common::jwt_kit::provider_rsa;
 use common::*;
 use serde_json::Value;
 
-fn check_json(env: &TestEnv, args: &[&str]) -> (bool, Value) {
-    let mut all = vec!["--json", "config", "check"];
-    all.extend_from_slice(args);
-    let out = env.cli(&all);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "config check --json printed no JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.success(), report)
-}
-
-fn line<'a>(report: &'a Value, starts: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"].as_str().unwrap().starts_with(starts))
-        .unwrap_or_else(|| panic!("no {starts} check in {report}"))
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
-fn a_bad_value_fails_and_names_the_key() {
-    let mut env = TestEnv::new();
-    let file = std::env::temp_dir().join(format!("{}.toml", env.db_name));
-    std::fs::write(&file, "[http]\nmax_body_bytes = 0\n").unwrap();
-    env.set("EVENTWARD_CONFIG", file.to_str().unwrap());
-
-    let out = env.cli(&["config", "check"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "a bad value passed: {stdout}");
+fn a_bad_value_fails_naming_the_key_and_the_file() {
+    let env = TestEnv::new();
+    let dir = std::env::temp_dir().join(format!("{}-config", env.db_name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("eventward.toml");
+    std::fs::write(&file, "[http]\nmax_body_bytes = \"lots\"\n").unwrap();
+    let out = env.cli(&["--config", file.to_str().unwrap(), "config", "check"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let text = stdout(&out);
     assert!(
-        stdout.contains(&format!("configuration read from {}", file.display())),
-        "{stdout}"
+        text.contains(&format!("configuration read from {}", file.display())),
+        "{text}"
     );
-    assert!(stdout.contains("http.max_body_bytes"), "{stdout}");
-    assert!(
-        stdout
-            .lines()
-            .any(|l| l.starts_with("failed") && l.contains("configuration")),
-        "{stdout}"
-    );
+    assert!(text.contains("failed  configuration:"), "{text}");
+    assert!(text.contains("http.max_body_bytes"), "{text}");
 
-    let (ok, report) = check_json(&env, &[]);
-    assert!(!ok);
+    // A value of the right type that validation refuses, in JSON.
+    std::fs::write(&file, "[log]\nlevel = \"eventward=loud\"\n").unwrap();
+    let out = env.cli(&[
+        "--json",
+        "--config",
+        file.to_str().unwrap(),
+        "config",
+        "check",
+    ]);
+    assert!(!out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], false);
-    assert_eq!(report["file"], file.to_str().unwrap());
-    let config = line(&report, "configuration");
-    assert_eq!(config["status"], "failed");
-    assert!(config["detail"]
-        .as_str()
-        .unwrap()
-        .contains("http.max_body_bytes"));
-    std::fs::remove_file(&file).unwrap();
-
-    // An unknown key is named too.
-    let file = std::env::temp_dir().join(format!("{}-typo.toml", env.db_name));
-    std::fs::write(&file, "[http]\nmax_bdy_bytes = 10\n").unwrap();
-    env.set("EVENTWARD_CONFIG", file.to_str().unwrap());
-    let (ok, report) = check_json(&env, &[]);
-    assert!(!ok);
+    assert_eq!(report["file"], file.display().to_string());
+    assert_eq!(report["checks"][0]["check"], "configuration");
+    assert_eq!(report["checks"][0]["status"], "failed");
     assert!(
-        line(&report, "configuration")["detail"]
+        report["checks"][0]["detail"]
             .as_str()
             .unwrap()
-            .contains("max_bdy_bytes"),
+            .contains("log.level"),
         "{report}"
     );
-    std::fs::remove_file(&file).unwrap();
+
+    // A good file passes without --connect, touching no service.
+    std::fs::write(&file, "[http]\nmax_body_bytes = 2048\n").unwrap();
+    let out = env.cli(&["--config", file.to_str().unwrap(), "config", "check"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("ok      configuration: valid"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn a_valid_configuration_passes_without_connecting() {
-    let env = TestEnv::new();
-    let out = env.cli(&["config", "check"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
-    assert!(stdout
-        .lines()
-        .any(|l| l.starts_with("ok") && l.contains("configuration")));
-    // Without --connect nothing is reached.
-    assert!(!stdout.contains("rabbitmq"), "{stdout}");
+async fn declare_exchange(env: &TestEnv) {
+    env.amqp()
+        .await
+        .exchange_declare(
+            env.exchange.as_str().into(),
+            lapin::ExchangeKind::Topic,
+            lapin::options::ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            Default::default(),
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn connect_reaches_every_service_and_every_jwks() {
+async fn connect_reaches_every_service_and_reports_each() {
     let env = TestEnv::new();
     let jwks = JwksServer::start(vec![provider_rsa().jwk("rsa-1", Some("RS256"))]).await;
     env.cli_ok(&["provider", "add", "--name", "auth", "--jwks-url", &jwks.url]);
-    // The daemon declares the exchange; then every check is ok.
-    let _daemon = env.serve().await;
+    declare_exchange(&env).await;
 
-    let (ok, report) = check_json(&env, &["--connect"]);
-    assert!(ok, "{report}");
-    for c in report["checks"].as_array().unwrap() {
-        assert_eq!(c["status"], "ok", "{c}");
-    }
-    assert_eq!(line(&report, "postgresql")["status"], "ok");
-    assert_eq!(line(&report, "rabbitmq")["status"], "ok");
-    let jwks_line = line(&report, "jwks auth");
-    assert!(jwks_line["detail"].as_str().unwrap().contains("1 usable"));
-    // The broker password is never printed.
-    assert!(!report.to_string().contains("guest:guest"), "{report}");
-
-    // Text: one line per check.
-    let text = env.cli_ok(&["config", "check", "--connect"]);
-    assert_eq!(
-        text.lines().filter(|l| l.starts_with("ok")).count(),
-        4,
+    let out = env.cli(&["config", "check", "--connect"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(lines[0].starts_with("configuration read from"), "{text}");
+    assert!(
+        lines[1].starts_with("ok      configuration: valid"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("ok      postgresql") && lines[2].contains("every migration applied"),
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with("ok      rabbitmq") && lines[3].contains(&env.exchange),
+        "{text}"
+    );
+    assert!(!lines[3].contains("guest:guest"), "no password: {text}");
+    assert!(
+        lines[4].starts_with("ok      jwks auth") && lines[4].contains("1 usable key"),
         "{text}"
     );
 
-    // A provider whose JWKS is down fails its line, and the command.
+    // The provider's JWKS goes down: its line fails, and the command.
     jwks.set_down(true);
-    let (ok, report) = check_json(&env, &["--connect"]);
-    assert!(!ok, "{report}");
-    assert_eq!(line(&report, "jwks auth")["status"], "failed");
-    assert_eq!(line(&report, "rabbitmq")["status"], "ok");
+    let report = env.cli(&["--json", "config", "check", "--connect"]);
+    assert!(!report.status.success());
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    let statuses: Vec<(&str, &str)> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["check"].as_str().unwrap().split(' ').next().unwrap(),
+                c["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("configuration", "ok"),
+            ("postgresql", "ok"),
+            ("rabbitmq", "ok"),
+            ("jwks", "failed")
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_broker_fails_its_line_and_the_command() {
+    let mut env = TestEnv::new();
+    env.amqp_url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", free_port());
+    let out = env.cli(&["config", "check", "--connect"]);
+    let text = stdout(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("ok      postgresql"), "{text}");
+    let broker = text
+        .lines()
+        .find(|l| l.contains("rabbitmq"))
+        .unwrap_or_else(|| panic!("no rabbitmq line: {text}"));
+    assert!(
+        broker.starts_with("failed  rabbitmq") && broker.contains("cannot connect"),
+        "{text}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 check(s) failed"));
 }
 
 #[test]
-fn an_unreachable_broker_fails_its_line_and_the_command() {
+fn a_database_without_the_schema_fails_with_its_pending_migrations() {
+    use diesel::{Connection, RunQueryDsl};
     let mut env = TestEnv::new();
-    let closed = free_port();
-    env.set(
-        "EVENTWARD_AMQP__URL",
-        &format!("amqp://guest:guest@127.0.0.1:{closed}/%2f"),
-    );
-    let (ok, report) = check_json(&env, &["--connect"]);
-    assert!(!ok, "{report}");
-    assert_eq!(report["ok"], false);
-    let broker = line(&report, "rabbitmq");
-    assert_eq!(broker["status"], "failed", "{report}");
-    assert!(broker["detail"]
-        .as_str()
-        .unwrap()
-        .contains("cannot connect"));
-    // The database is still checked, and fine.
-    assert_eq!(line(&report, "postgresql")["status"], "ok", "{report}");
-
+    let empty = format!("{}_empty", env.db_name);
+    let mut admin = diesel::PgConnection::establish(&database_admin_url()).unwrap();
+    diesel::sql_query(format!("CREATE DATABASE {empty}"))
+        .execute(&mut admin)
+        .unwrap();
+    env.db_url = format!("{}_empty", env.db_url);
     let out = env.cli(&["config", "check", "--connect"]);
-    assert!(!out.status.success());
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    diesel::sql_query(format!("DROP DATABASE {empty} WITH (FORCE)"))
+        .execute(&mut admin)
+        .unwrap();
+    let text = stdout(&out);
+    assert!(!out.status.success(), "{text}");
     assert!(
-        stdout
-            .lines()
-            .any(|l| l.starts_with("failed") && l.contains("rabbitmq")),
-        "{stdout}"
+        text.contains("failed  postgresql") && text.contains("migrations are pending"),
+        "{text}"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("1 check(s) failed"));
+    assert!(text.contains("run eventward migrate"), "{text}");
 }
