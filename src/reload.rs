@@ -49,13 +49,14 @@ impl Live {
             return running.clone();
         }
         let mut effective = running.clone();
-        // The log level first, so the lines below are filtered by the new one.
+        // The log level first, so the lines below are logged at the new one.
         if running.log.level != new.log.level {
             effective.log.level = new.log.level.clone();
             if !crate::logging::set_level(&effective.log.level) {
                 log::warn!("log.level changed, but RUST_LOG is set and decides the filter");
             }
         }
+        // The log level first, so the lines below are filtered by the new one.
         for (key, old, value) in &changed {
             if LIVE.contains(&key.as_str()) {
                 log::info!("configuration reloaded: {key} changed from {old} to {value}, applied");
