@@ -139,3 +139,53 @@ async fn sighup_applies_live_settings_keeps_running_on_a_bad_file_and_names_rest
     assert!(daemon.terminate().success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_rebuilds_every_jwt_guard_with_the_new_leeway() {
+    use common::jwks_server::JwksServer;
+    use common::jwt_kit::{provider_rsa, token};
+    use serde_json::json;
+
+    let env = TestEnv::new();
+    let jwks = JwksServer::start(vec![provider_rsa().jwk("rsa-1", Some("RS256"))]).await;
+    env.cli_ok(&["workspace", "create", "acme"]);
+    env.cli_ok(&["notification", "create", "acme/clicks"]);
+    env.cli_ok(&["provider", "add", "--name", "auth", "--jwks-url", &jwks.url]);
+    env.cli_ok(&[
+        "notification",
+        "secure",
+        "acme/clicks",
+        "--jwt-provider",
+        "auth",
+    ]);
+    let dir = std::env::temp_dir().join(format!("{}-reload", env.db_name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("eventward.toml");
+    std::fs::write(&file, "[jwt]\nleeway_secs = 120\n").unwrap();
+    let daemon = serve_with(&env, &file).await;
+
+    // Expired 30 s ago: inside a 120 s leeway, outside a 10 s one.
+    let now = chrono::Utc::now().timestamp();
+    let stale = token(
+        &json!({"alg": "RS256", "kid": "rsa-1"}),
+        &json!({"sub": "user-7", "exp": now - 30, "iat": now - 600}),
+        |i| provider_rsa().sign("RS256", i),
+    );
+    let url = env.url("/v1/events/acme/clicks");
+    assert_eq!(post(&url, &stale, "{}").await.status(), 202);
+
+    std::fs::write(&file, "[jwt]\nleeway_secs = 10\n").unwrap();
+    hangup(&daemon);
+    logged(
+        &daemon,
+        "configuration reloaded: jwt.leeway_secs changed from 120 to 10, applied",
+    )
+    .await;
+    // The cached verification went with the old guard: the token is checked again.
+    eventually(WAIT, "the new leeway refuses the token", || async {
+        post(&url, &stale, "{}").await.status() == 401
+    })
+    .await;
+    assert_problem(post(&url, &stale, "{}").await, 401, "expired_token").await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
