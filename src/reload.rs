@@ -56,7 +56,6 @@ impl Live {
                 log::warn!("log.level changed, but RUST_LOG is set and decides the filter");
             }
         }
-        // The log level first, so the lines below are filtered by the new one.
         for (key, old, value) in &changed {
             if LIVE.contains(&key.as_str()) {
                 log::info!("configuration reloaded: {key} changed from {old} to {value}, applied");
