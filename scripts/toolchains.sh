@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure every language toolchain the code-sample tests (tests/samples/)
-# run is here, installing what is absent from the Debian packages:
+# and the tools tests/metrics.rs run are here, installing what is absent from
+# the Debian packages:
 #   curl + bash   curl                      (the curl sample)
 #   the linter    shellcheck                (checks the curl sample)
 #   python3       python3 + requests        (the python3 first on PATH must import requests)
@@ -10,6 +11,8 @@
 #   ruby          ruby
 #   php           php-cli, php-curl
 #   mcs, mono     mono-devel                (the C# sample, compiled with Mono's compiler)
+#   promtool      prometheus                (tests/metrics.rs: promtool check metrics,
+#   prometheus                               and a real server scraping the daemon)
 #   npm           npm                       (installs tests/oidc: the OpenID provider tests/oidc.rs runs)
 # Then `npm ci` in tests/oidc (oidc-provider, pinned by its package-lock.json),
 # skipped when node_modules already holds that exact lock file.
@@ -53,6 +56,7 @@ missing_packages() {
         echo php-curl
     fi
     { have mcs && have mono; } || echo mono-devel
+    { have promtool && have prometheus; } || echo prometheus
 }
 
 read -r -a missing <<<"$(missing_packages | tr '\n' ' ')"

@@ -7,20 +7,22 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Used when neither `--config` nor `$EVENTWARD_CONFIG` names a file.
 pub const SYSTEM_CONFIG: &str = "/etc/eventward/eventward.toml";
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Settings {
     pub http: Http,
     pub database: Database,
     pub amqp: Amqp,
     pub jwt: Jwt,
+    pub admin: Admin,
+    pub log: LogSettings,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Http {
     pub listen: String,
@@ -41,7 +43,7 @@ pub struct Http {
     pub max_json_depth: usize,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Database {
     pub url: String,
@@ -55,7 +57,7 @@ pub struct Database {
     pub last_used_flush_secs: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Amqp {
     pub url: String,
@@ -68,7 +70,7 @@ pub struct Amqp {
     pub channels: usize,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Jwt {
     pub leeway_secs: u64,
@@ -77,6 +79,21 @@ pub struct Jwt {
     /// How long a provider's last good key set keeps serving once its JWKS
     /// fetches fail; after that its tokens are refused.
     pub max_stale_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// The admin listener (`/metrics`); empty disables it.
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// What is logged when `RUST_LOG` is unset: a level (`info`) or an
+    /// env_logger filter (`info,eventward::http=debug`). Applied on SIGHUP.
+    pub level: String,
 }
 
 const DEFAULTS: &str = r#"
@@ -110,19 +127,19 @@ channels = 2
 leeway_secs = 60
 cache_size = 10000
 max_stale_secs = 86400
+
+[admin]
+listen = "127.0.0.1:8081"
+
+[log]
+level = "info"
 "#;
 
 impl Settings {
     /// Loads the settings: `explicit` (from `--config`) or `$EVENTWARD_CONFIG`
     /// must exist; the system file is used only when present.
     pub fn load(explicit: Option<&Path>) -> anyhow::Result<Settings> {
-        let file: Option<PathBuf> = match explicit {
-            Some(p) => Some(p.to_path_buf()),
-            None => match std::env::var_os("EVENTWARD_CONFIG") {
-                Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
-                _ => Some(PathBuf::from(SYSTEM_CONFIG)).filter(|p| p.exists()),
-            },
-        };
+        let file = Settings::file(explicit);
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(path) = &file {
@@ -150,8 +167,24 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The file [`Settings::load`] reads: `explicit` (from `--config`), else
+    /// `$EVENTWARD_CONFIG`, else the system file when it exists; `None` when
+    /// only the built-in defaults and the environment apply.
+    pub fn file(explicit: Option<&Path>) -> Option<PathBuf> {
+        match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => match std::env::var_os("EVENTWARD_CONFIG") {
+                Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+                _ => Some(PathBuf::from(SYSTEM_CONFIG)).filter(|p| p.exists()),
+            },
+        }
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
+        self.admin_addr()?;
+        crate::logging::check_filter(&self.log.level)
+            .map_err(|e| anyhow::anyhow!("log.level: {e}"))?;
         let public = url::Url::parse(&self.http.public_url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
@@ -223,6 +256,19 @@ impl Settings {
             anyhow::anyhow!(
                 "http.listen: {:?} is not an address like 127.0.0.1:8080",
                 self.http.listen
+            )
+        })
+    }
+
+    /// The admin listener's address; `None` when `admin.listen` is empty.
+    pub fn admin_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        if self.admin.listen.is_empty() {
+            return Ok(None);
+        }
+        self.admin.listen.parse().map(Some).map_err(|_| {
+            anyhow::anyhow!(
+                "admin.listen: {:?} is not an address like 127.0.0.1:8081 (empty disables it)",
+                self.admin.listen
             )
         })
     }

@@ -54,6 +54,22 @@ pub struct JwksSlot {
     refresher: Addr<JwksRefresher>,
     /// Woken after every fetch attempt, successful or not.
     fetched: tokio::sync::Notify,
+    /// For metrics: fetches that brought a well-formed JWKS, and that failed.
+    fetches_ok: AtomicU64,
+    fetches_failed: AtomicU64,
+    /// Unix milliseconds of the last good fetch; 0 before the first.
+    last_good_unix_ms: AtomicU64,
+}
+
+/// One provider's key-set state, as `/metrics` shows it.
+pub struct SlotStats {
+    pub provider: String,
+    pub fetches_ok: u64,
+    pub fetches_failed: u64,
+    /// Unix milliseconds of the last good fetch.
+    pub last_good_unix_ms: Option<u64>,
+    /// Usable keys the slot serves now (0 once it no longer serves).
+    pub keys: usize,
 }
 
 impl JwksSlot {
@@ -135,6 +151,9 @@ impl JwksSlots {
                     epoch: Instant::now(),
                     refresher: self.refresher.clone(),
                     fetched: tokio::sync::Notify::new(),
+                    fetches_ok: AtomicU64::new(0),
+                    fetches_failed: AtomicU64::new(0),
+                    last_good_unix_ms: AtomicU64::new(0),
                 })
             })
             .clone()
@@ -148,6 +167,27 @@ impl JwksSlots {
     pub fn ready(&self) -> bool {
         let slots = self.slots.lock().expect("keyset slots lock");
         slots.values().all(|s| s.attempted.load(Ordering::Acquire))
+    }
+
+    /// Every provider in use, for `/metrics`; by name.
+    pub fn stats(&self) -> Vec<SlotStats> {
+        let slots: Vec<Arc<JwksSlot>> = {
+            let slots = self.slots.lock().expect("keyset slots lock");
+            slots.values().cloned().collect()
+        };
+        let mut stats: Vec<SlotStats> = slots
+            .iter()
+            .map(|s| SlotStats {
+                provider: s.provider_name.clone(),
+                fetches_ok: s.fetches_ok.load(Ordering::Relaxed),
+                fetches_failed: s.fetches_failed.load(Ordering::Relaxed),
+                last_good_unix_ms: Some(s.last_good_unix_ms.load(Ordering::Relaxed))
+                    .filter(|&ms| ms != 0),
+                keys: s.current().map_or(0, |keys| keys.len()),
+            })
+            .collect();
+        stats.sort_by(|a, b| a.provider.cmp(&b.provider));
+        stats
     }
 
     /// The providers in use whose last good key set no longer serves: their
@@ -237,12 +277,16 @@ impl JwksRefresher {
                     }
                     slot.jwks.store(Some(Arc::new(fetched.keys)));
                     slot.failing_since_ms.store(0, Ordering::Release);
+                    slot.fetches_ok.fetch_add(1, Ordering::Relaxed);
+                    slot.last_good_unix_ms
+                        .store(crate::metrics::unix_ms(), Ordering::Relaxed);
                     fetched
                         .max_age
                         .unwrap_or(DEFAULT_MAX_AGE)
                         .clamp(MIN_MAX_AGE, MAX_MAX_AGE)
                 }
                 Err(e) => {
+                    slot.fetches_failed.fetch_add(1, Ordering::Relaxed);
                     let _ = slot.failing_since_ms.compare_exchange(
                         0,
                         slot.now_ms(),

@@ -2,6 +2,7 @@
 //! authenticates each request with an API key or a JWT, and publishes every
 //! accepted event to RabbitMQ. See ARCHITECTURE.md for the map.
 
+pub mod admin;
 pub mod apikey;
 pub mod authenticator;
 pub mod catalog;
@@ -14,9 +15,11 @@ pub mod idempotency;
 pub mod jwks_refresher;
 pub mod jwt;
 pub mod logging;
+pub mod metrics;
 pub mod problem;
 pub mod publisher;
 pub mod registry;
+pub mod reload;
 pub mod samples;
 pub mod serve;
 pub mod snapshot;

@@ -14,6 +14,7 @@
 //! grew the process by tens of MB per reload).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,9 +22,10 @@ use actix::prelude::*;
 use futures_util::FutureExt;
 use uuid::Uuid;
 
-use crate::authenticator::{Authenticator, Guard, Reconfigure, Retire, Wiring};
+use crate::authenticator::{Authenticator, Guard, JwtOptions, Reconfigure, Retire, Rewire, Wiring};
 use crate::catalog::{ApiKeyTable, Catalog, Endpoint};
 use crate::jwks_refresher::Providers;
+use crate::metrics::CATALOG;
 use crate::snapshot::{Current, Routes, Snapshot};
 use crate::store;
 
@@ -32,7 +34,9 @@ pub struct KeyRegistry {
     current: Arc<Current>,
     version: u64,
     wiring: Wiring,
-    reload_every: Duration,
+    /// `database.reload_secs`, read by the loader thread before each wait;
+    /// SIGHUP may change it.
+    reload_every: Arc<AtomicU64>,
     /// Every endpoint's Authenticator and the guard it last built.
     authenticators: HashMap<Uuid, (Addr<Authenticator>, Arc<Guard>)>,
 }
@@ -42,7 +46,7 @@ impl KeyRegistry {
         database_url: String,
         current: Arc<Current>,
         wiring: Wiring,
-        reload_every: Duration,
+        reload_every: Arc<AtomicU64>,
     ) -> KeyRegistry {
         KeyRegistry {
             database_url,
@@ -129,11 +133,48 @@ impl Actor for KeyRegistry {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let registry = ctx.address();
         let url = self.database_url.clone();
-        let reload_every = self.reload_every;
+        let reload_every = self.reload_every.clone();
         std::thread::Builder::new()
             .name("catalog-loader".into())
             .spawn(move || load_forever(url, registry, reload_every))
             .expect("spawn the catalog loader thread");
+    }
+}
+
+/// New JWT settings for every endpoint (SIGHUP): each Authenticator rebuilds
+/// its guard with them, then one snapshot publishes them all.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetJwtOptions(pub JwtOptions);
+
+impl Handler<SetJwtOptions> for KeyRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetJwtOptions, ctx: &mut Context<Self>) {
+        self.wiring.jwt = msg.0;
+        let Some(api_keys) = self.current.load_full().map(|s| s.api_keys.clone()) else {
+            // Nothing loaded yet: the first load builds with the new settings.
+            return;
+        };
+        let rebuilt: Vec<_> = self
+            .authenticators
+            .iter()
+            .map(|(id, (addr, guard))| {
+                let (id, addr, old) = (*id, addr.clone(), guard.clone());
+                addr.send(Rewire(msg.0))
+                    .map(move |new| (id, addr, new.unwrap_or(old)))
+            })
+            .collect();
+        ctx.wait(
+            futures_util::future::join_all(rebuilt)
+                .into_actor(self)
+                .map(move |rebuilt, act, _| {
+                    for (id, addr, guard) in rebuilt {
+                        act.authenticators.insert(id, (addr, guard));
+                    }
+                    act.publish(api_keys);
+                }),
+        );
     }
 }
 
@@ -153,7 +194,7 @@ impl Handler<Loaded> for KeyRegistry {
 /// The loader thread: LISTEN on a connection of its own; load the catalog at
 /// once, after every notification, and every `reload_every`. Reconnects (and
 /// reloads, to catch up on what it missed) whenever the connection is lost.
-fn load_forever(url: String, registry: Addr<KeyRegistry>, reload_every: Duration) {
+fn load_forever(url: String, registry: Addr<KeyRegistry>, reload_every: Arc<AtomicU64>) {
     const POLL: Duration = Duration::from_millis(100);
     const PING: Duration = Duration::from_secs(5);
     let mut backoff = Duration::from_millis(200);
@@ -162,6 +203,7 @@ fn load_forever(url: String, registry: Addr<KeyRegistry>, reload_every: Duration
         let mut listener = match store::catalog::Listener::connect(&url) {
             Ok(listener) => listener,
             Err(e) => {
+                CATALOG.listening(false);
                 log::warn!(
                     "catalog loader: {e}; keeping the last catalog, retrying in {backoff:?}"
                 );
@@ -171,6 +213,7 @@ fn load_forever(url: String, registry: Addr<KeyRegistry>, reload_every: Duration
             }
         };
         backoff = Duration::from_millis(200);
+        CATALOG.listening(true);
         let mut due = Instant::now();
         let mut last_ping = Instant::now();
         while registry.connected() {
@@ -178,6 +221,7 @@ fn load_forever(url: String, registry: Addr<KeyRegistry>, reload_every: Duration
                 let started = Instant::now();
                 match Catalog::load(&mut listener, expected_keys) {
                     Ok(catalog) => {
+                        CATALOG.loaded(started.elapsed());
                         log::debug!(
                             "catalog loaded in {:?}: {} API keys, {} endpoints, {} JWT providers",
                             started.elapsed(),
@@ -189,11 +233,12 @@ fn load_forever(url: String, registry: Addr<KeyRegistry>, reload_every: Duration
                         registry.do_send(Loaded(catalog));
                     }
                     Err(e) => {
+                        CATALOG.failed();
                         log::warn!("cannot load the catalog, keeping the last one: {e}");
                         break;
                     }
                 }
-                due = Instant::now() + reload_every;
+                due = Instant::now() + Duration::from_secs(reload_every.load(Ordering::Relaxed));
             }
             std::thread::sleep(POLL);
             let alive = match listener.drain_notifications() {
@@ -209,6 +254,7 @@ fn load_forever(url: String, registry: Addr<KeyRegistry>, reload_every: Duration
                 Err(_) => false,
             };
             if !alive {
+                CATALOG.listening(false);
                 log::warn!("catalog loader lost its database connection; keeping the last catalog");
                 break;
             }

@@ -1,8 +1,11 @@
-//! `eventward serve`: wires the actors, the publisher and the HTTP server,
-//! and shuts down in order on SIGTERM/SIGINT: stop accepting, finish the
-//! requests in flight (their publishes confirmed or refused), close the AMQP
-//! channel and connection, exit 0.
+//! `eventward serve`: wires the actors, the publisher, the public HTTP
+//! server and the admin listener; reloads the configuration on SIGHUP
+//! (`reload.rs`); and shuts down in order on SIGTERM/SIGINT: stop accepting,
+//! finish the requests in flight (their publishes confirmed or refused),
+//! close the AMQP channel and connection, exit 0.
 
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,19 +13,26 @@ use actix::Actor;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
-use crate::authenticator::{JwtOptions, Wiring};
+use crate::admin::{self, AdminState};
+use crate::authenticator::Wiring;
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::jwks_refresher::JwksRefresher;
 use crate::publisher::Publisher;
 use crate::registry::KeyRegistry;
+use crate::reload::{self, Live};
 use crate::snapshot::Current;
 use crate::store;
 
 /// A client must send its request line and headers within this.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub fn run(settings: Settings) -> anyhow::Result<()> {
+/// Runs the daemon with `settings`, read from `config_file` (the `--config`
+/// given, if any), which SIGHUP reads again.
+pub fn run(settings: Settings, config_file: Option<PathBuf>) -> anyhow::Result<()> {
+    if !crate::logging::set_level(&settings.log.level) {
+        log::debug!("RUST_LOG is set: log.level is not used");
+    }
     // The AMQP client's I/O lives here, not on an actix worker, so it outlives them all.
     let amqp_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -30,29 +40,36 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the AMQP runtime")?;
-    let result = actix_rt::System::new().block_on(serve(settings, amqp_runtime.handle().clone()));
+    let result = actix_rt::System::new().block_on(serve(
+        settings,
+        config_file,
+        amqp_runtime.handle().clone(),
+    ));
     amqp_runtime.shutdown_timeout(Duration::from_secs(2));
     result
 }
 
-async fn serve(settings: Settings, amqp_runtime: tokio::runtime::Handle) -> anyhow::Result<()> {
+async fn serve(
+    settings: Settings,
+    config_file: Option<PathBuf>,
+    amqp_runtime: tokio::runtime::Handle,
+) -> anyhow::Result<()> {
     let listen = settings.listen_addr()?;
+    let admin_listen = settings.admin_addr()?;
     let pool = store::pool(&settings.database.url, settings.database.pool_size);
     let current = Arc::new(Current::empty());
     let jwks_slots = JwksRefresher::start(settings.max_stale());
-    KeyRegistry::new(
+    let reload_secs = Arc::new(AtomicU64::new(settings.database.reload_secs));
+    let registry = KeyRegistry::new(
         settings.database.url.clone(),
         current.clone(),
         Wiring {
             jwks_slots: jwks_slots.clone(),
-            jwt: JwtOptions {
-                leeway: settings.leeway(),
-                cache_size: settings.jwt.cache_size,
-            },
+            jwt: reload::jwt_options(&settings),
             pool: pool.clone(),
             usage_flush: Duration::from_secs(settings.database.last_used_flush_secs),
         },
-        Duration::from_secs(settings.database.reload_secs),
+        reload_secs.clone(),
     )
     .start();
     let publisher = Publisher::start(
@@ -60,17 +77,19 @@ async fn serve(settings: Settings, amqp_runtime: tokio::runtime::Handle) -> anyh
         settings.confirm_timeout(),
         amqp_runtime,
     );
+    let limits = Arc::new(arc_swap::ArcSwap::from_pointee(
+        http::Limits::from_settings(&settings.http),
+    ));
+    let admin_state = web::Data::new(AdminState {
+        current: current.clone(),
+        jwks_slots: jwks_slots.clone(),
+    });
     let state = web::Data::new(AppState {
         current,
         publisher: publisher.clone(),
         pool: pool.clone(),
         jwks_slots,
-        limits: http::Limits {
-            max_body_bytes: settings.http.max_body_bytes,
-            max_batch_bytes: settings.http.max_batch_bytes,
-            body_timeout: Duration::from_secs(settings.http.body_timeout_secs),
-            max_json_depth: settings.http.max_json_depth,
-        },
+        limits: limits.clone(),
     });
 
     let server =
@@ -92,6 +111,30 @@ async fn serve(settings: Settings, amqp_runtime: tokio::runtime::Handle) -> anyh
         .run();
     let handle = server.handle();
     log::info!("eventward listening on http://{listen}");
+    let admin = match admin_listen {
+        Some(addr) => {
+            // One worker: scrapes are rare, and each renders on the blocking pool.
+            let admin = HttpServer::new(move || {
+                App::new()
+                    .app_data(admin_state.clone())
+                    .configure(admin::routes)
+            })
+            .disable_signals()
+            .client_request_timeout(HEAD_TIMEOUT)
+            .workers(1)
+            .shutdown_timeout(5)
+            .bind(addr)
+            .with_context(|| format!("cannot listen on {addr} (admin.listen)"))?
+            .run();
+            log::info!("admin listener on http://{addr} (/metrics)");
+            Some(admin)
+        }
+        None => {
+            log::info!("admin listener disabled (admin.listen is empty)");
+            None
+        }
+    };
+    let admin_handle = admin.as_ref().map(|a| a.handle());
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
 
     actix_rt::spawn(async move {
@@ -99,10 +142,28 @@ async fn serve(settings: Settings, amqp_runtime: tokio::runtime::Handle) -> anyh
         log::info!("shutting down: finishing requests in flight");
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
         handle.stop(true).await;
+        if let Some(admin) = admin_handle {
+            admin.stop(true).await;
+        }
     });
     actix_rt::spawn(purge_idempotency_records(pool));
+    let live = Live {
+        limits,
+        reload_secs,
+        registry,
+    };
+    actix_rt::spawn(reload_on_hangup(settings, config_file, live));
 
+    let admin = actix_rt::spawn(async move {
+        match admin {
+            Some(admin) => admin.await,
+            None => Ok(()),
+        }
+    });
     server.await?;
+    if let Ok(Err(e)) = admin.await {
+        log::warn!("admin listener: {e}");
+    }
     publisher.close().await;
     log::info!("stopped");
     Ok(())
@@ -115,6 +176,30 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
+    }
+}
+
+/// On every SIGHUP: read the configuration again and apply what can change
+/// live; an invalid configuration changes nothing.
+async fn reload_on_hangup(mut running: Settings, config_file: Option<PathBuf>, live: Live) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangup = signal(SignalKind::hangup()).expect("install the SIGHUP handler");
+    while hangup.recv().await.is_some() {
+        let file = Settings::file(config_file.as_deref());
+        let from = file
+            .as_ref()
+            .map_or("defaults and environment".to_string(), |f| {
+                f.display().to_string()
+            });
+        log::info!("SIGHUP: reloading the configuration from {from}");
+        let path = config_file.clone();
+        match web::block(move || Settings::load(path.as_deref())).await {
+            Ok(Ok(new)) => running = live.apply(&running, new),
+            Ok(Err(e)) => {
+                log::error!("configuration reload failed, keeping the running settings: {e:#}")
+            }
+            Err(e) => log::error!("configuration reload failed: {e}"),
+        }
     }
 }
 

@@ -37,6 +37,11 @@ impl Snapshot {
         self.routes.get(workspace)?.get(notification)
     }
 
+    /// Every endpoint's guard, in no particular order.
+    pub fn guards(&self) -> impl Iterator<Item = &Arc<Guard>> {
+        self.routes.values().flat_map(HashMap::values)
+    }
+
     pub fn endpoints(&self) -> usize {
         self.routes.values().map(HashMap::len).sum()
     }

@@ -12,6 +12,7 @@
 //! verifies as if there were none).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -32,18 +33,38 @@ struct Entry<V> {
     jwks: Arc<KeySet>,
 }
 
+/// Lookups answered from the cache and not, for metrics. Owned by whoever
+/// outlives the caches (an endpoint, across its guards), so counts only grow.
+#[derive(Default)]
+pub struct CacheStats {
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl CacheStats {
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+}
+
 /// Remembers what verifying a token yielded (`V`, the sender).
 pub struct TokenCache<V> {
     capacity: usize,
     entries: Mutex<HashMap<TokenDigest, Entry<V>>>,
+    stats: Arc<CacheStats>,
 }
 
 impl<V: Clone> TokenCache<V> {
-    /// A cache of at most `capacity` tokens; 0 disables it.
-    pub fn new(capacity: usize) -> TokenCache<V> {
+    /// A cache of at most `capacity` tokens; 0 disables it (and counts nothing).
+    pub fn new(capacity: usize, stats: Arc<CacheStats>) -> TokenCache<V> {
         TokenCache {
             capacity,
             entries: Mutex::new(HashMap::new()),
+            stats,
         }
     }
 
@@ -58,10 +79,20 @@ impl<V: Clone> TokenCache<V> {
         if self.capacity == 0 {
             return None;
         }
-        let entries = self.entries.lock().expect("token cache lock");
-        let entry = entries.get(digest)?;
-        let current = current_keys(entry.provider)?;
-        (now < entry.expires_at && Arc::ptr_eq(&current, &entry.jwks)).then(|| entry.value.clone())
+        let found = {
+            let entries = self.entries.lock().expect("token cache lock");
+            entries.get(digest).and_then(|entry| {
+                let current = current_keys(entry.provider)?;
+                (now < entry.expires_at && Arc::ptr_eq(&current, &entry.jwks))
+                    .then(|| entry.value.clone())
+            })
+        };
+        let counter = match found {
+            Some(_) => &self.stats.hits,
+            None => &self.stats.misses,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
     }
 
     pub fn insert(

@@ -118,6 +118,7 @@ async fn answer(client: &reqwest::Client, url: &str, key: &str) -> (u16, String)
 /// `http.workers = 1` runs exactly one HTTP worker thread; the default runs
 /// one per core. Each actix-web worker is an arbiter thread (`actix-rt|system:N|arbiter:M`,
 /// cut to 15 characters by the kernel); the actors run on the main thread.
+/// The admin listener's one worker is such a thread too: it is disabled here.
 #[tokio::test(flavor = "multi_thread")]
 async fn http_workers_sets_the_number_of_worker_threads() {
     let workers = |daemon: &Daemon| {
@@ -130,11 +131,13 @@ async fn http_workers_sets_the_number_of_worker_threads() {
     };
     let mut env = TestEnv::new();
     env.set("EVENTWARD_HTTP__WORKERS", "1");
+    env.set("EVENTWARD_ADMIN__LISTEN", "");
     let daemon = env.serve().await;
     assert_eq!(workers(&daemon), 1);
     drop(daemon);
 
-    let env = TestEnv::new();
+    let mut env = TestEnv::new();
+    env.set("EVENTWARD_ADMIN__LISTEN", "");
     let daemon = env.serve().await;
     let cores = std::thread::available_parallelism().unwrap().get();
     assert_eq!(workers(&daemon), cores);

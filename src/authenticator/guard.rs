@@ -257,7 +257,7 @@ pub(super) fn build(
                     provider: p.clone(),
                 })
                 .collect(),
-            verified: TokenCache::new(options.cache_size),
+            verified: TokenCache::new(options.cache_size, usage.outcomes.token_cache.clone()),
         }),
         _ => None,
     };

@@ -141,6 +141,23 @@ impl Handler<Reconfigure> for Authenticator {
     }
 }
 
+/// New JWT settings (SIGHUP changed `jwt.leeway_secs` or `jwt.cache_size`):
+/// rebuild the guard with them (a fresh token cache of the new size) and
+/// answer with it, for the registry's next snapshot.
+#[derive(Message)]
+#[rtype(result = "Arc<Guard>")]
+pub struct Rewire(pub JwtOptions);
+
+impl Handler<Rewire> for Authenticator {
+    type Result = MessageResult<Rewire>;
+
+    fn handle(&mut self, msg: Rewire, ctx: &mut Context<Self>) -> Self::Result {
+        self.wiring.jwt = msg.0;
+        let endpoint = self.guard.endpoint.clone();
+        MessageResult(self.rebuild(endpoint, ctx.address().downgrade()))
+    }
+}
+
 /// The endpoint is gone from the catalog: write its usage and stop.
 #[derive(Message)]
 #[rtype(result = "()")]

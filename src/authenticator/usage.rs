@@ -10,12 +10,15 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::problem::Code;
+use crate::token_cache::CacheStats;
 
 /// Requests of one endpoint by outcome; lives as long as the endpoint, across
-/// guard rebuilds, so the counts only grow.
+/// guard rebuilds, so the counts only grow. Read by `/metrics`.
 pub struct Outcomes {
     accepted: AtomicU64,
     refused: [AtomicU64; Code::ALL.len()],
+    /// The endpoint's verified-token cache lookups, across its guards.
+    pub token_cache: Arc<CacheStats>,
 }
 
 impl Default for Outcomes {
@@ -23,6 +26,7 @@ impl Default for Outcomes {
         Outcomes {
             accepted: AtomicU64::new(0),
             refused: std::array::from_fn(|_| AtomicU64::new(0)),
+            token_cache: Arc::default(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! 2 s through LISTEN/NOTIFY. One file per command group; all printing
 //! helpers in [`output`].
 
+mod config;
 mod key;
 mod notification;
 mod output;
@@ -63,6 +64,20 @@ pub enum Command {
         /// One of curl, python, node, go, java, ruby, csharp, php, browser
         #[arg(long)]
         lang: Option<String>,
+    },
+    /// Check the configuration (and, with --connect, the services it names)
+    #[command(subcommand)]
+    Config(ConfigCmd),
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCmd {
+    /// Validate the configuration serve would read and print a report;
+    /// fails when any check fails
+    Check {
+        /// Also reach PostgreSQL, RabbitMQ and every JWT provider's JWKS
+        #[arg(long)]
+        connect: bool,
     },
 }
 
@@ -156,9 +171,12 @@ pub enum ProviderCmd {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Config(cmd) = &cli.command {
+        return config::run(cli.config.as_deref(), Out { json: cli.json }, cmd);
+    }
     let settings = Settings::load(cli.config.as_deref())?;
     if let Command::Serve = cli.command {
-        return crate::serve::run(settings);
+        return crate::serve::run(settings, cli.config);
     }
     // `migrate` may run as the schema owner; everything else as the daemon's role.
     let url = match cli.command {
@@ -168,7 +186,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let mut conn = store::connect(url)?;
     let out = Out { json: cli.json };
     match cli.command {
-        Command::Serve => unreachable!("handled above"),
+        Command::Serve | Command::Config(_) => unreachable!("handled above"),
         Command::Migrate => {
             let applied = store::migrate(&mut conn)?;
             if out.json {

@@ -18,11 +18,12 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::request::{self, Kind};
-use super::{cors, AppState};
+use super::{cors, AppState, Limits};
 use crate::authenticator::{Guard, Principal};
 use crate::catalog;
 use crate::event;
 use crate::idempotency::{self, Answer};
+use crate::metrics;
 use crate::problem::{Code, Problem};
 use crate::snapshot::Snapshot;
 
@@ -51,14 +52,15 @@ async fn intake(
     mut body: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let deadline = tokio::time::Instant::now() + state.limits.body_timeout;
+    let started = std::time::Instant::now();
+    let limits: Limits = **state.limits.load();
     let (workspace, notification) = path.into_inner();
     // The one load: everything below decides from this catalog version.
     let snapshot = state.current.load_full();
     let guard = route(snapshot.as_deref(), &workspace, &notification);
     let decided = match (&snapshot, &guard) {
         (Some(snapshot), Ok(guard)) => {
-            accept(kind, &req, &mut body, &state, snapshot, guard, deadline).await
+            accept(kind, &req, &mut body, &state, &limits, snapshot, guard).await
         }
         (_, Err(problem)) => Err(problem.clone()),
         (None, Ok(_)) => unreachable!("a route needs a snapshot"),
@@ -71,8 +73,9 @@ async fn intake(
             response
         }
         Err(problem) => {
-            if let Ok(guard) = &guard {
-                guard.usage.refused(problem.code);
+            match &guard {
+                Ok(guard) => guard.usage.refused(problem.code),
+                Err(_) => metrics::unrouted(problem.code),
             }
             let keep_alive = !matches!(problem.code, Code::PayloadTooLarge | Code::RequestTimeout)
                 && request::discard(req.headers(), &mut body).await;
@@ -103,6 +106,7 @@ async fn intake(
     if let Ok(guard) = guard {
         cors::headers(&guard, req.headers(), response.headers_mut(), false);
     }
+    metrics::REQUEST_DURATION.observe(started.elapsed());
     response
 }
 
@@ -136,23 +140,25 @@ async fn accept(
     req: &HttpRequest,
     body: &mut web::Payload,
     state: &AppState,
+    limits: &Limits,
     snapshot: &Snapshot,
     guard: &Guard,
-    deadline: tokio::time::Instant,
 ) -> Result<HttpResponse, Problem> {
+    // The whole body must arrive within this, counted from routing.
+    let deadline = tokio::time::Instant::now() + limits.body_timeout;
     request::refuse_query_credentials(req.query_string())?;
     let credential = request::credential(req.headers())?;
     let principal = guard.authenticate(&credential, &snapshot.api_keys).await?;
 
     request::check_content_type(req.headers())?;
     let limit = match kind {
-        Kind::Single => state.limits.max_body_bytes,
-        Kind::Batch => state.limits.max_batch_bytes,
+        Kind::Single => limits.max_body_bytes,
+        Kind::Batch => limits.max_batch_bytes,
     };
     let body = request::read_body(req.headers(), body, limit, deadline).await?;
     let idempotency_key = request::idempotency_key(req.headers())?;
     // Parse before claiming the key, so a malformed body never holds one.
-    let events = request::parse(kind, &body, state.limits.max_json_depth)?;
+    let events = request::parse(kind, &body, limits.max_json_depth)?;
 
     let Some(key) = idempotency_key else {
         return Ok(accepted(

@@ -21,16 +21,28 @@ pub struct AppState {
     pub publisher: Publisher,
     pub pool: Pool,
     pub jwks_slots: JwksSlots,
-    pub limits: Limits,
+    /// Loaded once per request; SIGHUP swaps in new limits.
+    pub limits: Arc<arc_swap::ArcSwap<Limits>>,
 }
 
 /// What one request may take; from `[http]`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_body_bytes: usize,
     pub max_batch_bytes: usize,
     pub body_timeout: std::time::Duration,
     pub max_json_depth: usize,
+}
+
+impl Limits {
+    pub fn from_settings(http: &crate::config::Http) -> Limits {
+        Limits {
+            max_body_bytes: http.max_body_bytes,
+            max_batch_bytes: http.max_batch_bytes,
+            body_timeout: std::time::Duration::from_secs(http.body_timeout_secs),
+            max_json_depth: http.max_json_depth,
+        }
+    }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -114,6 +114,15 @@ pub fn migrate(conn: &mut Connection) -> anyhow::Result<Vec<String>> {
     Ok(applied.iter().map(|v| v.to_string()).collect())
 }
 
+/// The migrations not applied yet (for `config check`).
+pub fn pending_migrations(conn: &mut Connection) -> anyhow::Result<Vec<String>> {
+    let pending = conn
+        .0
+        .pending_migrations(MIGRATIONS)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(pending.iter().map(|m| m.name().to_string()).collect())
+}
+
 /// The database's clock: the one every access decision is made on.
 pub fn now(conn: &mut Connection) -> Result<DateTime<Utc>> {
     Ok(

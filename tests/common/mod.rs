@@ -56,6 +56,8 @@ pub struct TestEnv {
     pub queue: String,
     pub amqp_url: String,
     pub port: u16,
+    /// The admin listener's port (`/metrics`) of the daemon on `port`.
+    pub admin_port: u16,
     pub extra_env: Vec<(String, String)>,
 }
 
@@ -72,6 +74,7 @@ impl TestEnv {
             db_name: name,
             amqp_url: amqp_url(),
             port: free_port(),
+            admin_port: free_port(),
             extra_env: Vec::new(),
         };
         env.cli_ok(&["migrate"]);
@@ -84,6 +87,11 @@ impl TestEnv {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url())
+    }
+
+    /// A URL on the admin listener of the daemon on `port`.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.admin_port)
     }
 
     /// Sets an extra `EVENTWARD_*` variable for later CLI runs and daemons.
@@ -119,6 +127,10 @@ impl TestEnv {
             .env("EVENTWARD_AMQP__DEFAULT_QUEUE", &self.queue)
             .env("EVENTWARD_HTTP__LISTEN", format!("127.0.0.1:{}", self.port))
             .env("EVENTWARD_HTTP__PUBLIC_URL", self.base_url())
+            .env(
+                "EVENTWARD_ADMIN__LISTEN",
+                format!("127.0.0.1:{}", self.admin_port),
+            )
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
@@ -217,8 +229,12 @@ impl TestEnv {
     fn spawn_on(&self, port: u16) -> Daemon {
         let log = std::env::temp_dir().join(format!("{}-{port}.log", self.db_name));
         let file = std::fs::File::create(&log).unwrap();
-        let child = self
-            .command()
+        let mut command = self.command();
+        if port != self.port {
+            // Another instance: its admin listener would clash with the first's.
+            command.env("EVENTWARD_ADMIN__LISTEN", "");
+        }
+        let child = command
             .env("EVENTWARD_HTTP__LISTEN", format!("127.0.0.1:{port}"))
             .arg("serve")
             .stdout(Stdio::null())

@@ -1,0 +1,50 @@
+//! The admin listener (`admin.listen`, default `127.0.0.1:8081`): a second
+//! HTTP server in the `eventward serve` process, apart from the public
+//! intake, for operators. It serves `/metrics` now; the admin API
+//! (`/admin/v1/…`) and the console (`/console/`) are to be added as further
+//! scopes in [`routes`]. Anything else is a problem+json 404.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::jwks_refresher::JwksSlots;
+use crate::metrics;
+use crate::problem::{Code, Problem};
+use crate::snapshot::Current;
+
+/// What the admin handlers read; shared by the admin workers.
+pub struct AdminState {
+    pub current: Arc<Current>,
+    pub jwks_slots: JwksSlots,
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(scrape))
+        .default_service(web::to(not_found));
+}
+
+async fn scrape(state: web::Data<AdminState>) -> HttpResponse {
+    let state = state.into_inner();
+    // Reading /proc and walking the snapshot is blocking work, kept off the worker.
+    let text = web::block(move || metrics::expose::render(&state.current, &state.jwks_slots)).await;
+    match text {
+        Ok(text) => HttpResponse::Ok()
+            .content_type(metrics::expose::CONTENT_TYPE)
+            .body(text),
+        Err(e) => {
+            log::error!("rendering /metrics failed: {e}");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+async fn not_found(req: HttpRequest) -> Problem {
+    Problem::new(
+        Code::UnknownEndpoint,
+        format!(
+            "nothing at {} on the admin listener; metrics are at GET /metrics",
+            req.path().escape_default()
+        ),
+    )
+}
