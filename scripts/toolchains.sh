@@ -10,6 +10,8 @@
 #   ruby          ruby
 #   php           php-cli, php-curl
 #   mcs, mono     mono-devel                (the C# sample, compiled with Mono's compiler)
+# and what tests/package.rs needs: lintian, systemd-analyze (systemd), and
+# cargo-deb (from crates.io: cargo install cargo-deb --locked).
 # Idempotent: when everything is present it only checks (well under a second);
 # `apt-get update` runs once, and only when something is missing. A python3
 # that is not Debian's own (pyenv, a venv) gets requests from pip instead.
@@ -49,6 +51,8 @@ missing_packages() {
         echo php-curl
     fi
     { have mcs && have mono; } || echo mono-devel
+    have lintian || echo lintian
+    have systemd-analyze || echo systemd
 }
 
 read -r -a missing <<<"$(missing_packages | tr '\n' ' ')"
@@ -68,6 +72,11 @@ if ((${#missing[@]})); then
     # What is still absent after installing is an error here, not a surprise in the tests.
     still=$(missing_packages | tr '\n' ' ')
     [[ -z ${still// /} ]] || die "still missing after installing: $still"
+fi
+
+if ! have cargo-deb; then
+    log "installing cargo-deb (cargo install)"
+    cargo install cargo-deb --locked >&2 || die "cargo install cargo-deb --locked failed"
 fi
 
 # A python3 of its own (pyenv, venv) does not see Debian's python3-requests.
