@@ -25,7 +25,7 @@ command -v cargo-deb >/dev/null 2>&1 || {
     exit 1
 }
 cargo build --locked --profile "$profile" --bin eventward >&2
-cargo run --locked --quiet --example gen_assets -- target/assets >&2
+cargo run --locked --quiet --profile "$profile" --example gen_assets -- target/assets >&2
 # cargo-deb warns that the dev profile is unsupported (it is meant for
 # releases); the package test uses it all the same, to package the binary the
 # test build has already made rather than build everything again optimized.
