@@ -16,6 +16,8 @@
 #   npm           npm                       (installs tests/oidc: the OpenID provider tests/oidc.rs runs)
 # Then `npm ci` in tests/oidc (oidc-provider, pinned by its package-lock.json),
 # skipped when node_modules already holds that exact lock file.
+# and what tests/package.rs needs: lintian, systemd-analyze (systemd), and
+# cargo-deb (from crates.io: cargo install cargo-deb --locked).
 # Idempotent: when everything is present it only checks (well under a second);
 # `apt-get update` runs once, and only when something is missing. A python3
 # that is not Debian's own (pyenv, a venv) gets requests from pip instead.
@@ -57,6 +59,8 @@ missing_packages() {
     fi
     { have mcs && have mono; } || echo mono-devel
     { have promtool && have prometheus; } || echo prometheus
+    have lintian || echo lintian
+    have systemd-analyze || echo systemd
 }
 
 read -r -a missing <<<"$(missing_packages | tr '\n' ' ')"
@@ -76,6 +80,11 @@ if ((${#missing[@]})); then
     # What is still absent after installing is an error here, not a surprise in the tests.
     still=$(missing_packages | tr '\n' ' ')
     [[ -z ${still// /} ]] || die "still missing after installing: $still"
+fi
+
+if ! have cargo-deb; then
+    log "installing cargo-deb (cargo install)"
+    cargo install cargo-deb --locked >&2 || die "cargo install cargo-deb --locked failed"
 fi
 
 # A python3 of its own (pyenv, venv) does not see Debian's python3-requests.
