@@ -1,6 +1,6 @@
 //! `Idempotency-Key`: a repeat within 24 h on the same notification by the
-//! same sender (the same API key, or the same JWT provider and `sub`) gets
-//! the first answer back and publishes nothing; one sender's keys never
+//! same sender (the same API key, or the same JWT provider and principal:
+//! `sub` unless the provider names another claim) gets the first answer back and publishes nothing; one sender's keys never
 //! affect another's. Records live in PostgreSQL (`store::idempotency`) so
 //! they hold across restarts and across every daemon behind a load balancer.
 //!
@@ -24,7 +24,8 @@ pub const MAX_KEY_LEN: usize = 255;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
     notification: Uuid,
-    /// SHA-256 of `api_key:<key id>` or `jwt:<provider name>:<sub>`
+    /// SHA-256 of `api_key:<key id>` or `jwt:<provider name>:<principal>`
+    /// (the `sub`, or the provider's principal claim)
     /// (provider names hold no `:`, so the two parts never run together).
     sender: Vec<u8>,
 }
