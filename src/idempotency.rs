@@ -1,8 +1,9 @@
 //! `Idempotency-Key`: a repeat within 24 h on the same notification by the
 //! same sender (the same API key, or the same JWT provider and principal:
 //! `sub` unless the provider names another claim) gets the first answer back
-//! and publishes nothing; one sender's keys never affect another's. Records live in PostgreSQL (`store::idempotency`) so
-//! they hold across restarts and across every daemon behind a load balancer.
+//! and publishes nothing; one sender's keys never affect another's. Records
+//! live in PostgreSQL (`store::idempotency`) so they hold across restarts and
+//! across every daemon behind a load balancer.
 //!
 //! [`once`] runs the whole sequence: the key is *claimed* before publishing,
 //! *completed* with the 202 answer, and *released* if the publish fails, so
