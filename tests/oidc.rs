@@ -1,7 +1,8 @@
 //! A real OpenID provider nobody here wrote: `oidc-provider` (a certified
 //! OpenID Connect implementation, installed in tests/oidc by
 //! `scripts/toolchains.sh`) on loopback, issuing JWT access tokens by the
-//! client credentials grant with a resource indicator. eventward finds its
+//! client credentials grant with a resource indicator, and ID tokens by the
+//! authorization code grant with PKCE. eventward finds its
 //! keys by discovery, accepts its tokens end to end, follows its key
 //! rotation, refuses its tokens for another audience and keeps its last
 //! good keys while it is down.
@@ -66,9 +67,13 @@ impl OidcProvider {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
             let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = reader.read_line(&mut line);
             let _ = tx.send(line);
+            // Keep draining: whatever the provider prints later must not
+            // meet a closed pipe (node dies of EPIPE).
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
         });
         let line = rx
             .recv_timeout(Duration::from_secs(30))
@@ -115,6 +120,107 @@ impl OidcProvider {
         assert_eq!(answer["token_type"], "Bearer", "{answer}");
         answer["access_token"].as_str().unwrap().to_string()
     }
+}
+
+impl OidcProvider {
+    /// An ID token from the authorization code grant with PKCE, as a web or
+    /// mobile app gets one: `/auth` → sign-in → consent → the redirect with
+    /// a code → `/token`. The provider's own interaction API answers the
+    /// screens (tests/oidc/provider.mjs); this walks the redirects carrying
+    /// the provider's cookies, and stops at the client's redirect URI.
+    async fn id_token(&self) -> String {
+        use sha2::Digest;
+        const REDIRECT: &str = "http://127.0.0.1/cb";
+        let verifier = data_encoding::BASE64URL_NOPAD.encode(&rand_bytes());
+        let challenge =
+            data_encoding::BASE64URL_NOPAD.encode(&sha2::Sha256::digest(verifier.as_bytes()));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut url = url::Url::parse_with_params(
+            &format!("{}/auth", self.issuer),
+            &[
+                ("client_id", "webapp"),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("redirect_uri", REDIRECT),
+                ("state", "s1"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+        .unwrap();
+        let mut cookies: Vec<(String, String)> = Vec::new();
+        let code = loop {
+            let cookie = cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let r = client
+                .get(url.clone())
+                .header("cookie", cookie)
+                .send()
+                .await
+                .expect("the provider answers");
+            for set in r.headers().get_all("set-cookie") {
+                let set = set.to_str().unwrap();
+                let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
+                let (name, value) = pair.split_once('=').unwrap();
+                cookies.retain(|(k, _)| k != name);
+                if !value.is_empty() && !attributes.contains("expires=Thu, 01 Jan 1970") {
+                    cookies.push((name.to_string(), value.to_string()));
+                }
+            }
+            assert!(
+                r.status().is_redirection(),
+                "the provider stopped the sign-in flow at {url}: {} {}",
+                r.status(),
+                r.text().await.unwrap()
+            );
+            let location = r.headers()["location"].to_str().unwrap().to_string();
+            let next = url.join(&location).unwrap();
+            if next.as_str().starts_with(REDIRECT) {
+                let query: std::collections::HashMap<_, _> = next.query_pairs().collect();
+                assert_eq!(query.get("state").map(|s| s.as_ref()), Some("s1"), "{next}");
+                break query
+                    .get("code")
+                    .unwrap_or_else(|| panic!("no code in {next}"))
+                    .to_string();
+            }
+            url = next;
+        };
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "authorization_code")
+            .append_pair("code", &code)
+            .append_pair("redirect_uri", REDIRECT)
+            .append_pair("client_id", "webapp")
+            .append_pair("client_secret", "webapp-secret")
+            .append_pair("code_verifier", &verifier)
+            .finish();
+        let r = client
+            .post(format!("{}/token", self.issuer))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let answer: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+        assert_eq!(status, 200, "{answer}");
+        answer["id_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id_token in {answer}"))
+            .to_string()
+    }
+}
+
+fn rand_bytes() -> [u8; 32] {
+    use rand::RngCore;
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    b
 }
 
 impl Drop for OidcProvider {
@@ -388,4 +494,39 @@ async fn with_the_provider_stopped_the_last_good_keys_keep_serving() {
     let r = post(&url, &second, "{}").await;
     assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
     assert_eq!(env.take(5, WAIT).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn id_tokens_from_the_authorization_code_flow_are_accepted_for_their_client() {
+    let idp = OidcProvider::start();
+    let env = TestEnv::new();
+    // An ID token's audience is the client it was issued to.
+    secure_with_provider(&env, &idp, &["--audience", "webapp"]);
+    let _daemon = env.serve().await;
+    let url = env.url("/v1/events/acme/clicks");
+
+    let token = idp.id_token().await;
+    let (header, claims) = decoded(&token);
+    // What the provider issued: an ID token, signed by its RSA key.
+    assert_eq!(header["alg"], "RS256");
+    assert_ne!(header["typ"], "at+jwt");
+    assert_eq!(claims["aud"], "webapp");
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["iss"], idp.issuer);
+    // at_hash binds it to the access token issued beside it: an ID token.
+    assert!(claims.get("at_hash").is_some(), "{claims}");
+
+    let r = post(&url, &token, r#"{"clicked": "buy"}"#).await;
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    let messages = env.take(1, WAIT).await;
+    assert_eq!(messages.len(), 1);
+    let e = event(&messages[0]);
+    assert_eq!(e["authmethod"], "jwt");
+    assert_eq!(e["authprincipal"], "alice");
+    assert_eq!(e["authprovider"], "idp");
+    assert_eq!(e["data"], json!({"clicked": "buy"}));
+
+    // The same app's access token is for the API, not for this audience.
+    let access = idp.token("billing", API).await;
+    assert_problem(post(&url, &access, "{}").await, 401, "invalid_audience").await;
 }

@@ -10,11 +10,18 @@
 // resource). Clients (secret: the client id + "-secret"):
 //   billing   tokens carry sub = client_id = "billing", as oidc-provider does;
 //   machine   tokens carry no sub, only client_id (as some providers' machine
-//             tokens do), to test a provider's principal claim.
+//             tokens do), to test a provider's principal claim;
+//   webapp    the authorization code grant, for ID tokens (aud = "webapp",
+//             sub = the signed-in account), redirect URI http://127.0.0.1/cb.
+//             The sign-in and consent screens are answered by this script
+//             itself (account "alice", every asked scope granted), through
+//             oidc-provider's own interaction API, so a test can walk the
+//             whole redirect flow without a browser.
 // Resources: https://api.acme.test and https://other.acme.test.
 // When listening it prints one JSON line: {"issuer": ...}.
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import http from 'node:http';
 
 import Provider, { errors } from 'oidc-provider';
 
@@ -39,8 +46,18 @@ const client = (id) => ({
   token_endpoint_auth_method: 'client_secret_post',
 });
 
+const webapp = {
+  client_id: 'webapp',
+  client_secret: 'webapp-secret',
+  application_type: 'native',
+  grant_types: ['authorization_code'],
+  redirect_uris: ['http://127.0.0.1/cb'],
+  response_types: ['code'],
+  token_endpoint_auth_method: 'client_secret_post',
+};
+
 const provider = new Provider(issuer, {
-  clients: [client('billing'), client('machine')],
+  clients: [client('billing'), client('machine'), webapp],
   cookies: { keys: [randomBytes(32).toString('hex')] },
   jwks: { keys: [signing] },
   scopes: ['events:write'],
@@ -76,7 +93,44 @@ const provider = new Provider(issuer, {
   },
 });
 
-const server = provider.listen(port, '127.0.0.1', () => {
+// The interaction screens, answered at once: sign in as alice, grant what is asked.
+async function interact(req, res) {
+  const details = await provider.interactionDetails(req, res);
+  const { prompt, params, session } = details;
+  let result;
+  if (prompt.name === 'login') {
+    result = { login: { accountId: 'alice' } };
+  } else {
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    const missing = prompt.details;
+    if (missing.missingOIDCScope) {
+      grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    }
+    if (missing.missingOIDCClaims) {
+      grant.addOIDCClaims(missing.missingOIDCClaims);
+    }
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes || {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    result = { consent: { grantId: await grant.save() } };
+  }
+  await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+}
+
+const callback = provider.callback();
+const server = http.createServer((req, res) => {
+  if (req.url.startsWith('/interaction/')) {
+    interact(req, res).catch((e) => {
+      res.statusCode = 500;
+      res.end(String(e));
+    });
+  } else {
+    callback(req, res);
+  }
+});
+server.listen(port, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ issuer })}\n`);
 });
 server.on('error', (e) => {
