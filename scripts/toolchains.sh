@@ -14,8 +14,10 @@
 #   promtool      prometheus                (tests/metrics.rs: promtool check metrics,
 #   prometheus                               and a real server scraping the daemon)
 #   npm           npm                       (installs tests/oidc: the OpenID provider tests/oidc.rs runs)
-# Then `npm ci` in tests/oidc (oidc-provider, pinned by its package-lock.json),
-# skipped when node_modules already holds that exact lock file.
+#   chromium      chromium                  (tests/console.rs drives it with playwright-core)
+# Then `npm ci` in tests/oidc (oidc-provider) and in tests/console
+# (playwright-core), each pinned by its package-lock.json, skipped when
+# node_modules already holds that exact lock file.
 # and what tests/package.rs needs: lintian, systemd-analyze (systemd), and
 # cargo-deb (from crates.io: cargo install cargo-deb --locked).
 # Idempotent: when everything is present it only checks (well under a second);
@@ -61,6 +63,7 @@ missing_packages() {
     { have promtool && have prometheus; } || echo prometheus
     have lintian || echo lintian
     have systemd-analyze || echo systemd
+    [[ -x /usr/bin/chromium ]] || echo chromium
 }
 
 read -r -a missing <<<"$(missing_packages | tr '\n' ' ')"
@@ -95,15 +98,22 @@ if ! quiet python3 -c 'import requests'; then
     quiet python3 -c 'import requests' || die "python3 ($(command -v python3)) cannot import requests"
 fi
 
-# The OpenID provider of tests/oidc.rs. The stamp is the lock file's hash,
-# written only after a complete `npm ci`, so a changed lock file or an
-# interrupted install reinstalls.
-oidc_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/oidc" && pwd)
-oidc_stamp=$oidc_dir/node_modules/.eventward-lock.sha256
-oidc_lock=$(sha256sum "$oidc_dir/package-lock.json" | cut -d' ' -f1)
-if [[ ! -f $oidc_stamp || $(cat "$oidc_stamp") != "$oidc_lock" ]]; then
-    log "installing the test OpenID provider (npm ci in tests/oidc)"
-    (cd "$oidc_dir" && npm ci --no-audit --no-fund --loglevel=error >&2) ||
-        die "npm ci in $oidc_dir failed"
-    printf '%s\n' "$oidc_lock" >"$oidc_stamp"
-fi
+# The Node.js packages of tests/oidc (the OpenID provider tests/oidc.rs runs)
+# and tests/console (playwright-core, which tests/console.rs runs against
+# Debian's chromium). The stamp is the lock file's hash, written only after a
+# complete `npm ci`, so a changed lock file or an interrupted install
+# reinstalls.
+npm_ci() {
+    local dir stamp lock
+    dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/$1" && pwd)
+    stamp=$dir/node_modules/.eventward-lock.sha256
+    lock=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    if [[ ! -f $stamp || $(cat "$stamp") != "$lock" ]]; then
+        log "installing $2 (npm ci in tests/$1)"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) ||
+            die "npm ci in $dir failed"
+        printf '%s\n' "$lock" >"$stamp"
+    fi
+}
+npm_ci oidc "the test OpenID provider"
+npm_ci console "playwright-core for the console's browser test"
