@@ -22,6 +22,7 @@ pub mod registry;
 pub mod reload;
 pub mod samples;
 pub mod serve;
+pub mod service;
 pub mod snapshot;
 pub mod store;
 pub mod token_cache;

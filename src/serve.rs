@@ -83,6 +83,9 @@ async fn serve(
     let admin_state = web::Data::new(AdminState {
         current: current.clone(),
         jwks_slots: jwks_slots.clone(),
+        pool: pool.clone(),
+        throttle: admin::auth::Throttle::default(),
+        public_base: settings.public_base().to_string(),
     });
     let state = web::Data::new(AppState {
         current,

@@ -4,6 +4,8 @@
 //! (`/admin/v1/…`) and the console (`/console/`) are to be added as further
 //! scopes in [`routes`]. Anything else is a problem+json 404.
 
+pub mod auth;
+
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -12,11 +14,19 @@ use crate::jwks_refresher::JwksSlots;
 use crate::metrics;
 use crate::problem::{Code, Problem};
 use crate::snapshot::Current;
+use crate::store::Pool;
 
 /// What the admin handlers read; shared by the admin workers.
 pub struct AdminState {
     pub current: Arc<Current>,
     pub jwks_slots: JwksSlots,
+    /// Admin requests take their connections here (under `web::block`).
+    pub pool: Pool,
+    /// Slows down repeated bad admin tokens, per client address.
+    pub throttle: auth::Throttle,
+    /// `http.public_url` without a trailing slash: notifications' endpoints
+    /// and code samples use it.
+    pub public_base: String,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
