@@ -8,6 +8,7 @@ pub mod authenticator;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod duration;
 pub mod event;
 pub mod http;

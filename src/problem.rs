@@ -47,11 +47,12 @@ pub enum Code {
     InvalidRequest,
     CheckFailed,
     InternalError,
+    CsrfFailed,
 }
 
 impl Code {
     /// Every code, in declaration order (`code as usize` indexes it).
-    pub const ALL: [Code; 35] = {
+    pub const ALL: [Code; 36] = {
         use Code::*;
         [
             CredentialsInQuery,
@@ -89,6 +90,7 @@ impl Code {
             InvalidRequest,
             CheckFailed,
             InternalError,
+            CsrfFailed,
         ]
     };
 
@@ -130,6 +132,7 @@ impl Code {
             InvalidRequest => "invalid_request",
             CheckFailed => "check_failed",
             InternalError => "internal_error",
+            CsrfFailed => "csrf_failed",
         }
     }
 
@@ -144,7 +147,9 @@ impl Code {
             | UnsupportedAlgorithm | UnknownKeyId | DisabledApiKey | InvalidAdminToken => {
                 StatusCode::UNAUTHORIZED
             }
-            CredentialNotAllowed | EndpointNotSecured | InsufficientScope => StatusCode::FORBIDDEN,
+            CredentialNotAllowed | EndpointNotSecured | InsufficientScope | CsrfFailed => {
+                StatusCode::FORBIDDEN
+            }
             UnknownEndpoint | NotFound => StatusCode::NOT_FOUND,
             InvalidRequest => StatusCode::BAD_REQUEST,
             Conflict => StatusCode::CONFLICT,
@@ -198,6 +203,7 @@ impl Code {
             InvalidRequest => "Invalid request",
             CheckFailed => "Check failed",
             InternalError => "Internal error",
+            CsrfFailed => "CSRF check failed",
         }
     }
 

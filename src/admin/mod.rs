@@ -1,8 +1,8 @@
 //! The admin listener (`admin.listen`, default `127.0.0.1:8081`): a second
 //! HTTP server in the `eventward serve` process, apart from the public
-//! intake, for operators. It serves `/metrics` now; the admin API
-//! (`/admin/v1/…`) and the console (`/console/`) are to be added as further
-//! scopes in [`routes`]. Anything else is a problem+json 404.
+//! intake, for operators. It serves `/metrics` and the web console
+//! (`/console/`, [`crate::console`]); the admin API (`/admin/v1/…`) is to be
+//! added as a further scope in [`routes`]. Anything else is a problem+json 404.
 
 pub mod auth;
 
@@ -30,7 +30,8 @@ pub struct AdminState {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/metrics", web::get().to(scrape))
+    cfg.configure(crate::console::routes)
+        .route("/metrics", web::get().to(scrape))
         .default_service(web::to(not_found));
 }
 

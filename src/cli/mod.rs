@@ -9,6 +9,7 @@
 mod admin_token;
 mod audit;
 mod config;
+mod console_link;
 mod key;
 mod notification;
 mod output;
@@ -85,6 +86,8 @@ pub enum Command {
         #[arg(long)]
         cursor: Option<String>,
     },
+    /// Print a one-time sign-in link for the web console (valid 10 minutes, used once)
+    ConsoleLink,
 }
 
 #[derive(Subcommand)]
@@ -241,6 +244,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Provider(cmd) => provider::run(&mut conn, &who, out, cmd)?,
         Command::AdminToken(cmd) => admin_token::run(&mut conn, &who, out, cmd)?,
         Command::Audit { limit, cursor } => audit::run(&mut conn, out, limit, cursor)?,
+        Command::ConsoleLink => console_link::run(&mut conn, &who, &settings, out)?,
         Command::Samples { path, lang } => {
             let (ws, slug) = service::notifications::parse_path(&path)?;
             let n = service::notifications::show(&mut conn, ws, slug)?;
