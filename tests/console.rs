@@ -46,7 +46,9 @@ async fn the_product_pages_flow_in_a_browser() {
         "{CHROMIUM} is missing: run scripts/toolchains.sh (apt-get install chromium)"
     );
 
-    let env = TestEnv::new();
+    let mut env = TestEnv::new();
+    // Last use reaches PostgreSQL within a second (default: a minute).
+    env.set("EVENTWARD_DATABASE__LAST_USED_FLUSH_SECS", "1");
     // One usable RSA key and one the check must call unusable.
     let jwks = JwksServer::start(vec![
         provider_rsa().jwk("console-kid", Some("RS256")),
@@ -135,6 +137,58 @@ async fn the_product_pages_flow_in_a_browser() {
     assert_eq!(body["workspace"], "acme");
     assert_eq!(body["authmethod"], "api_key");
 
+    // The rolled and revoked key from the page is refused.
+    for spare in result["spare_keys"].as_array().expect("spare_keys") {
+        let r = post(
+            &env.url("/v1/events/acme/order-shipped"),
+            spare.as_str().unwrap(),
+            event,
+        )
+        .await;
+        assert_eq!(r.status(), 401, "a revoked key from the console is refused");
+    }
+
+    // The console shows when the key was last used (written within a second).
+    let admin = sign_in_with_link(&env).await;
+    let mut last_used = String::new();
+    for _ in 0..50 {
+        let page = admin.get("/console/settings/identity").await;
+        last_used = cell_after(&page, r#"data-key="console-key""#, r#"class="last-used">"#);
+        if last_used.starts_with("20") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        last_used.starts_with("20"),
+        "last used shown: {last_used:?}"
+    );
+
+    // Whatever a name holds is shown as text, never as markup.
+    env.cli_ok(&[
+        "notification",
+        "create",
+        "acme/hostile",
+        "--name",
+        "<script>alert(1)</script>",
+    ]);
+    let page = admin.get("/console/workspaces/acme").await;
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>alert"), "{page}");
+
+    // Revoking an admin token ends the console sessions signed in with it.
+    let reader_session = Console::sign_in_with_token(&env, read_token).await;
+    assert_eq!(reader_session.status("/console/settings").await, 200);
+    env.cli_ok(&["admin-token", "revoke", "console-reader"]);
+    assert_eq!(
+        reader_session.status("/console/settings").await,
+        303,
+        "a revoked token's session is over"
+    );
+
     // The secret never reached the log, and the audit knows the console.
     assert!(
         !daemon.logs().contains(key),
@@ -146,4 +200,99 @@ async fn the_product_pages_flow_in_a_browser() {
         audit.contains("console:"),
         "console changes are audited:\n{audit}"
     );
+}
+
+/// A console session driven without a browser (reqwest, no redirects).
+struct Console {
+    client: reqwest::Client,
+    base: String,
+    cookie: String,
+}
+
+impl Console {
+    fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    fn from_answer(env: &TestEnv, client: reqwest::Client, r: &reqwest::Response) -> Console {
+        assert_eq!(r.status(), 303, "signed in");
+        let set = r
+            .headers()
+            .get("set-cookie")
+            .expect("a session cookie")
+            .to_str()
+            .unwrap();
+        Console {
+            client,
+            base: env.admin_url(""),
+            cookie: set.split(';').next().unwrap().to_string(),
+        }
+    }
+
+    async fn sign_in_with_token(env: &TestEnv, token: &str) -> Console {
+        let client = Console::client();
+        let r = client
+            .post(env.admin_url("/console/sign-in"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+            .send()
+            .await
+            .unwrap();
+        Console::from_answer(env, client, &r)
+    }
+
+    async fn status(&self, path: &str) -> u16 {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    async fn get(&self, path: &str) -> String {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.text().await.unwrap()
+    }
+}
+
+/// Signs in with a fresh `console-link`, as its page's button does.
+async fn sign_in_with_link(env: &TestEnv) -> Console {
+    let link = env.cli_json(&["console-link"]);
+    let url = link["url"].as_str().unwrap();
+    let code = url.rsplit('/').next().unwrap();
+    let client = Console::client();
+    let r = client
+        .post(env.admin_url("/console/link"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("code={code}"))
+        .send()
+        .await
+        .unwrap();
+    Console::from_answer(env, client, &r)
+}
+
+/// The text of the cell that starts with `cell` in the element marked `row`.
+fn cell_after(html: &str, row: &str, cell: &str) -> String {
+    let Some(at) = html.find(row) else {
+        return String::new();
+    };
+    let rest = &html[at..];
+    let Some(c) = rest.find(cell) else {
+        return String::new();
+    };
+    let text = &rest[c + cell.len()..];
+    text[..text.find('<').unwrap_or(0)].to_string()
 }

@@ -135,6 +135,45 @@ try {
   assert.match(await row.textContent(), new RegExp(keyText.slice(0, 8)));
   await screen(page, "api-keys-after-done");
 
+  // ---- Disable, enable, roll and revoke another key, each confirmed first.
+  await page.getByRole("link", { name: "Request API Key" }).click();
+  await page.getByLabel("Name your key").fill("spare-key");
+  await page.getByLabel("Expires in (optional)").fill("90d");
+  await page.getByRole("button", { name: "Request API Key" }).click();
+  const spare = (await page.locator("#new-key").textContent()).trim();
+  await page.getByRole("link", { name: "Done" }).click();
+  const spareRow = page.locator('tr[data-key="spare-key"]');
+  const status = () => spareRow.first().locator("td").nth(5).textContent();
+  await page.getByRole("link", { name: "Disable spare-key" }).click();
+  await page.getByRole("heading", { name: "Disable API key spare-key?" }).waitFor();
+  await page.getByRole("button", { name: "Disable API key" }).click();
+  await page.getByText("The key was disabled.").waitFor();
+  assert.equal((await status()).trim(), "disabled");
+  await page.getByRole("link", { name: "Enable spare-key" }).click();
+  await page.getByRole("button", { name: "Enable API key" }).click();
+  await page.getByText("The key was enabled.").waitFor();
+  assert.equal((await status()).trim(), "active");
+  await page.getByRole("link", { name: "Roll spare-key" }).click();
+  await page.getByLabel("Grace period of the current key").fill("1h");
+  await page.getByRole("button", { name: "Roll API key" }).click();
+  const rolled = (await page.locator("#new-key").textContent()).trim();
+  assert.notEqual(rolled, spare, "a roll issues a new key");
+  assert.match(await page.getByRole("status").first().textContent(), /keeps working for 1h/);
+  await screen(page, "roll-api-key");
+  await page.getByRole("link", { name: "Done" }).click();
+  assert.equal(await spareRow.count(), 2, "the new key and the old one in its grace period");
+  assert.match(await page.locator("#api-key-list").textContent(), /rolled/);
+  await page.getByRole("link", { name: "Revoke spare-key" }).click();
+  await page.getByRole("button", { name: "Revoke API key" }).click();
+  await page.getByText("The key was revoked.").waitFor();
+  assert.deepEqual(
+    (await spareRow.locator("td:nth-child(6)").allTextContents()).map((t) => t.trim()),
+    ["revoked", "revoked"],
+  );
+  const listed = await page.content();
+  assert.ok(!listed.includes(spare) && !listed.includes(rolled), "no secret on the list");
+  result.spare_keys = [spare, rolled];
+
   // ---- JWT Providers → Add JWT Provider → Check API Credentials → Save
   await page.getByRole("link", { name: "Add JWT Provider" }).click();
   await page.getByLabel("Name", { exact: true }).fill("test-idp");
