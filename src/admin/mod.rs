@@ -4,6 +4,7 @@
 //! (`/admin/v1/…`) and the console (`/console/`) are to be added as further
 //! scopes in [`routes`]. Anything else is a problem+json 404.
 
+pub mod api;
 pub mod auth;
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub struct AdminState {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(scrape))
+        .configure(api::routes)
         .default_service(web::to(not_found));
 }
 
