@@ -20,6 +20,9 @@
 # node_modules already holds that exact lock file.
 # and what tests/package.rs needs: lintian, systemd-analyze (systemd), and
 # cargo-deb (from crates.io: cargo install cargo-deb --locked).
+# And schemathesis (PyPI, pinned) for tests/admin_openapi.rs, in a venv of its
+# own at $EVENTWARD_SCHEMATHESIS_VENV (default ~/.cache/eventward/schemathesis),
+# created only when absent or not the pinned version (python3-venv for Debian's python3).
 # Idempotent: when everything is present it only checks (well under a second);
 # `apt-get update` runs once, and only when something is missing. A python3
 # that is not Debian's own (pyenv, a venv) gets requests from pip instead.
@@ -61,6 +64,9 @@ missing_packages() {
     fi
     { have mcs && have mono; } || echo mono-devel
     { have promtool && have prometheus; } || echo prometheus
+    if [[ $(command -v python3 || true) == /usr/bin/python3 ]] && ! quiet python3 -c 'import ensurepip'; then
+        echo python3-venv
+    fi
     have lintian || echo lintian
     have systemd-analyze || echo systemd
     [[ -x /usr/bin/chromium ]] || echo chromium
@@ -117,3 +123,14 @@ npm_ci() {
 }
 npm_ci oidc "the test OpenID provider"
 npm_ci console "playwright-core for the console's browser test"
+
+# schemathesis for tests/admin_openapi.rs (the admin API against its OpenAPI document).
+schemathesis_version=4.32.5
+st_venv=${EVENTWARD_SCHEMATHESIS_VENV:-$HOME/.cache/eventward/schemathesis}
+if ! quiet "$st_venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '$schemathesis_version')"; then
+    log "installing schemathesis $schemathesis_version into $st_venv (pip)"
+    rm -rf "$st_venv"
+    python3 -m venv "$st_venv" || die "python3 -m venv $st_venv failed"
+    "$st_venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$schemathesis_version" >&2 ||
+        die "pip install schemathesis==$schemathesis_version failed"
+fi

@@ -315,15 +315,10 @@ impl ResponseError for Problem {
         let status = self.code.status();
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
-        if self.code == Code::InvalidAdminToken {
+        if self.code == Code::InsufficientScope {
             response.insert_header((
                 header::WWW_AUTHENTICATE,
-                r#"Bearer realm="eventward-admin", error="invalid_token""#,
-            ));
-        } else if self.code == Code::InsufficientScope {
-            response.insert_header((
-                header::WWW_AUTHENTICATE,
-                r#"Bearer realm="eventward-admin", error="insufficient_scope", scope="admin""#,
+                r#"Bearer realm="eventward", error="insufficient_scope", scope="admin""#,
             ));
         } else if status == StatusCode::UNAUTHORIZED {
             response.insert_header((

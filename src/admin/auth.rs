@@ -22,7 +22,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use futures_util::FutureExt;
 use uuid::Uuid;
 
 use super::AdminState;
@@ -200,9 +201,8 @@ pub async fn authenticate_request(
     if let Some(ip) = ip {
         match &result {
             Ok(_) => throttle.succeeded(ip),
-            Err(p) if p.code.status() == actix_web::http::StatusCode::UNAUTHORIZED => {
-                throttle.failed(ip)
-            }
+            // A wrong token is a guess; a missing one is not.
+            Err(p) if p.code == Code::InvalidAdminToken => throttle.failed(ip),
             Err(_) => {}
         }
     }
@@ -215,10 +215,17 @@ pub struct Reader(pub AdminPrincipal);
 /// Extractor: a live admin token with the `admin` scope (else 403).
 pub struct Writer(pub AdminPrincipal);
 
-fn state(req: &HttpRequest) -> Result<web::Data<AdminState>, Problem> {
-    req.app_data::<web::Data<AdminState>>()
+/// The principal a middleware already authenticated (the API's scope
+/// does), else authenticates the request now.
+async fn principal(req: HttpRequest) -> Result<AdminPrincipal, Problem> {
+    if let Some(p) = req.extensions().get::<AdminPrincipal>() {
+        return Ok(p.clone());
+    }
+    let state = req
+        .app_data::<web::Data<AdminState>>()
         .cloned()
-        .ok_or_else(|| Problem::new(Code::InternalError, "admin state missing"))
+        .ok_or_else(|| Problem::new(Code::InternalError, "admin state missing"))?;
+    authenticate_request(&req, &state.pool, &state.throttle).await
 }
 
 impl FromRequest for Reader {
@@ -226,13 +233,7 @@ impl FromRequest for Reader {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Problem>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let state = state(&req)?;
-            authenticate_request(&req, &state.pool, &state.throttle)
-                .await
-                .map(Reader)
-        })
+        Box::pin(principal(req.clone()).map(|r| r.map(Reader)))
     }
 }
 
@@ -241,13 +242,11 @@ impl FromRequest for Writer {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Problem>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let state = state(&req)?;
-            let p = authenticate_request(&req, &state.pool, &state.throttle).await?;
+        Box::pin(principal(req.clone()).map(|r| {
+            let p = r?;
             p.require_admin()?;
             Ok(Writer(p))
-        })
+        }))
     }
 }
 

@@ -1,9 +1,10 @@
 //! The admin listener (`admin.listen`, default `127.0.0.1:8081`): a second
 //! HTTP server in the `eventward serve` process, apart from the public
-//! intake, for operators. It serves `/metrics` and the web console
-//! (`/console/`, [`crate::console`]); the admin API (`/admin/v1/…`) is to be
-//! added as a further scope in [`routes`]. Anything else is a problem+json 404.
+//! intake, for operators. It serves `/metrics`, the admin API
+//! (`/admin/v1/…`, [`api`]) and the web console (`/console/`,
+//! [`crate::console`]). Anything else is a problem+json 404.
 
+pub mod api;
 pub mod auth;
 
 use std::sync::Arc;
@@ -30,8 +31,9 @@ pub struct AdminState {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.configure(crate::console::routes)
-        .route("/metrics", web::get().to(scrape))
+    cfg.route("/metrics", web::get().to(scrape))
+        .configure(api::routes)
+        .configure(crate::console::routes)
         .default_service(web::to(not_found));
 }
 

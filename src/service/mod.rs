@@ -219,7 +219,7 @@ fn encode_cursor(key: &str) -> String {
 }
 
 /// One page of a list, with the cursor of the next (`None`: the last page).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Listing<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
