@@ -179,6 +179,41 @@ async fn the_product_pages_flow_in_a_browser() {
     );
     assert!(!page.contains("<script>alert"), "{page}");
 
+    // The audit page is paginated: 50 a page, then an "Older" link.
+    for i in 0..45 {
+        env.cli_ok(&["workspace", "create", &format!("filler-{i}")]);
+    }
+    let newest = admin.get("/console/audit").await;
+    assert_eq!(newest.matches("<tr>").count(), 51, "a header and 50 rows");
+    let older = newest
+        .split(r#"rel="next" href=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("an Older link")
+        .replace("&amp;", "&");
+    let older = admin.get(&older).await;
+    assert!(
+        older.contains("api_key.create"),
+        "the first changes on a later page"
+    );
+    assert!(!older.contains("filler-44"), "the newest are not repeated");
+
+    // Behind an https reverse proxy on this machine the cookie is Secure.
+    let r = Console::client()
+        .post(env.admin_url("/console/sign-in"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-forwarded-proto", "https")
+        .body(format!("token={read_token}"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+
     // Revoking an admin token ends the console sessions signed in with it.
     let reader_session = Console::sign_in_with_token(&env, read_token).await;
     assert_eq!(reader_session.status("/console/settings").await, 200);

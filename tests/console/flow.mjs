@@ -197,6 +197,17 @@ try {
   await page.locator('tr[data-provider="test-idp"]').waitFor();
   await screen(page, "jwt-provider-saved");
 
+  // A failed check offers Save anyway, and only that.
+  await page.getByRole("link", { name: "Add JWT Provider" }).click();
+  await page.getByLabel("Name", { exact: true }).fill("down-idp");
+  await page.getByLabel("JWKS URL").fill("http://127.0.0.1:9/.well-known/jwks.json");
+  await page.getByRole("button", { name: "Check API Credentials" }).click();
+  await page.locator("#check-report", { hasText: "Check failed" }).waitFor();
+  assert.equal(await page.getByRole("button", { name: "Save", exact: true }).count(), 0);
+  await screen(page, "check-failed");
+  await page.getByRole("button", { name: "Save anyway" }).click();
+  await page.locator('tr[data-provider="down-idp"]').waitFor();
+
   // ---- Workspaces → a workspace → a notification
   await page.getByRole("link", { name: "Workspaces" }).first().click();
   await page.getByLabel("Slug").fill("acme");
