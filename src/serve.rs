@@ -132,10 +132,7 @@ async fn serve(
             log::info!("admin listener on http://{addr} (/metrics)");
             log::info!(
                 "web console at {}/console/ (sign in with an admin token, or run `eventward console-link` for a one-time link)",
-                match settings.admin.public_url.trim_end_matches('/') {
-                    "" => format!("http://{addr}"),
-                    url => url.to_string(),
-                }
+                crate::console::console_base(&settings)
             );
             Some(admin)
         }

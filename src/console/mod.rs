@@ -22,7 +22,7 @@ mod views;
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse};
 
-pub use session::link_url;
+pub use session::{console_base, link_url};
 
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");

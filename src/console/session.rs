@@ -41,14 +41,37 @@ fn random_secret() -> String {
     BASE64URL_NOPAD.encode(&bytes)
 }
 
-/// The URL `eventward console-link` prints: the configured
-/// `admin.public_url`, else `http://{admin.listen}`, then `/console/link/CODE`.
-pub fn link_url(settings: &crate::config::Settings, code: &str) -> String {
-    let base = match settings.admin.public_url.trim_end_matches('/') {
-        "" => format!("http://{}", settings.admin.listen),
+/// Where browsers reach the console: the configured `admin.public_url`,
+/// else `http://{admin.listen}` (a wildcard address such as `0.0.0.0` or
+/// `[::]` is shown as loopback, which it includes), without a trailing `/`.
+pub fn console_base(settings: &crate::config::Settings) -> String {
+    base_of(&settings.admin.listen, &settings.admin.public_url)
+}
+
+fn base_of(listen: &str, public_url: &str) -> String {
+    match public_url.trim_end_matches('/') {
+        "" => match listen.parse::<std::net::SocketAddr>() {
+            Ok(addr) if addr.ip().is_unspecified() => {
+                let loopback: std::net::IpAddr = if addr.is_ipv4() {
+                    std::net::Ipv4Addr::LOCALHOST.into()
+                } else {
+                    std::net::Ipv6Addr::LOCALHOST.into()
+                };
+                format!(
+                    "http://{}",
+                    std::net::SocketAddr::new(loopback, addr.port())
+                )
+            }
+            _ => format!("http://{listen}"),
+        },
         url => url.to_string(),
-    };
-    format!("{base}/console/link/{code}")
+    }
+}
+
+/// The URL `eventward console-link` prints: [`console_base`], then
+/// `/console/link/CODE`.
+pub fn link_url(settings: &crate::config::Settings, code: &str) -> String {
+    format!("{}/console/link/{code}", console_base(settings))
 }
 
 /// Makes a one-time sign-in link (for `eventward console-link`): stores the
@@ -318,4 +341,20 @@ pub async fn sign_out(
             guard::clear_cookie(guard::over_https(&req)),
         ))
         .finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_name_the_public_url_else_the_listen_address() {
+        assert_eq!(base_of("127.0.0.1:8081", ""), "http://127.0.0.1:8081");
+        assert_eq!(
+            base_of("127.0.0.1:8081", "https://ops.example.com/"),
+            "https://ops.example.com"
+        );
+        assert_eq!(base_of("0.0.0.0:9000", ""), "http://127.0.0.1:9000");
+        assert_eq!(base_of("[::]:9000", ""), "http://[::1]:9000");
+    }
 }
