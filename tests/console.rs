@@ -179,6 +179,37 @@ async fn the_product_pages_flow_in_a_browser() {
     );
     assert!(!page.contains("<script>alert"), "{page}");
 
+    // Without JavaScript, Secure your endpoint still saves (a plain form
+    // post with the page's CSRF token), and the page then shows its samples.
+    let path = "/console/workspaces/acme/notifications/hostile";
+    let page = admin.get(path).await;
+    let csrf = page
+        .split(r#"name="csrf_token" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a CSRF token in the page")
+        .to_string();
+    let saved = admin
+        .post(
+            &format!("{path}/security"),
+            &format!("method=api_key&api_key=console-key&csrf_token={csrf}"),
+        )
+        .await;
+    assert_eq!(saved, 303);
+    let page = admin.get(path).await;
+    assert!(page.contains("API keys: console-key"), "{page}");
+    assert!(page.contains(r#"id="sample-curl""#) && page.contains("acme/hostile"));
+    assert_eq!(
+        admin
+            .post(
+                &format!("{path}/security"),
+                "method=api_key&api_key=console-key"
+            )
+            .await,
+        403,
+        "no token, no change"
+    );
+
     // The audit page is paginated: 50 a page, then an "Older" link.
     for i in 0..45 {
         env.cli_ok(&["workspace", "create", &format!("filler-{i}")]);
@@ -283,6 +314,19 @@ impl Console {
         self.client
             .get(format!("{}{path}", self.base))
             .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    async fn post(&self, path: &str, form: &str) -> u16 {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_string())
             .send()
             .await
             .unwrap()
