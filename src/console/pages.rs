@@ -59,18 +59,18 @@ fn redirect(to: &str) -> HttpResponse {
 pub struct Fields(Vec<(String, String)>);
 
 impl Fields {
-    fn parse(body: &[u8]) -> Fields {
+    pub fn parse(body: &[u8]) -> Fields {
         Fields(url::form_urlencoded::parse(body).into_owned().collect())
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 
-    fn text(&self, name: &str) -> String {
+    pub fn text(&self, name: &str) -> String {
         self.get(name).unwrap_or("").trim().to_string()
     }
 

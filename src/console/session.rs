@@ -22,6 +22,7 @@ use data_encoding::BASE64URL_NOPAD;
 use rand::RngCore;
 
 use super::guard;
+use super::pages::Fields;
 use super::views;
 use crate::admin::AdminState;
 use crate::apikey;
@@ -216,15 +217,10 @@ pub async fn sign_in_page(
     Ok(html(actix_web::http::StatusCode::OK, views::sign_in(None)))
 }
 
-#[derive(serde::Deserialize)]
-pub struct SignIn {
-    token: String,
-}
-
 pub async fn sign_in(
     req: HttpRequest,
     state: web::Data<AdminState>,
-    form: web::Form<SignIn>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
     if !guard::same_origin(&req) {
         return Err(super::pages::csrf_failed());
@@ -238,7 +234,7 @@ pub async fn sign_in(
             actix_rt::time::sleep(wait).await;
         }
     }
-    let token = form.into_inner().token;
+    let token = Fields::parse(&body).text("token");
     match crate::admin::auth::authenticate(&state.pool, Some(token.trim())).await {
         Ok(p) => {
             if let Some(ip) = ip {
@@ -263,21 +259,16 @@ pub async fn link_page(path: web::Path<String>) -> HttpResponse {
     html(actix_web::http::StatusCode::OK, views::link(&path))
 }
 
-#[derive(serde::Deserialize)]
-pub struct LinkCode {
-    code: String,
-}
-
 pub async fn link_exchange(
     req: HttpRequest,
     state: web::Data<AdminState>,
-    form: web::Form<LinkCode>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
     if !guard::same_origin(&req) {
         return Err(super::pages::csrf_failed());
     }
     let pool = state.pool.clone();
-    let code = form.into_inner().code;
+    let code = Fields::parse(&body).text("code");
     let used = web::block(move || {
         let mut conn = pool.connection()?;
         console_sessions::use_link(&mut conn, &apikey::hash(&code))
@@ -309,20 +300,15 @@ pub async fn link_exchange(
     }
 }
 
-#[derive(serde::Deserialize)]
-pub struct SignOut {
-    csrf_token: Option<String>,
-}
-
 pub async fn sign_out(
     req: HttpRequest,
     state: web::Data<AdminState>,
-    form: web::Form<SignOut>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
     let Some(ctx) = current(&req, &state).await? else {
         return Ok(to_sign_in());
     };
-    if !guard::csrf_ok(&ctx.csrf, form.csrf_token.as_deref()) {
+    if !guard::csrf_ok(&ctx.csrf, Fields::parse(&body).get("csrf_token")) {
         return Err(super::pages::csrf_failed());
     }
     let pool = state.pool.clone();
