@@ -11,6 +11,7 @@
 
 pub mod admin_tokens;
 pub mod audit;
+pub mod console;
 pub mod keys;
 pub mod notifications;
 pub mod providers;
