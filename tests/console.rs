@@ -266,6 +266,10 @@ async fn the_product_pages_flow_in_a_browser() {
         audit.contains("console:"),
         "console changes are audited:\n{audit}"
     );
+    assert!(
+        audit.contains("console_link.create"),
+        "sign-in links are audited:\n{audit}"
+    );
 }
 
 /// A console session driven without a browser (reqwest, no redirects).

@@ -23,7 +23,7 @@ pub fn run(
             "admin.listen is empty, so no daemon serves the console; set admin.listen (or admin.public_url)"
         );
     }
-    let (code, expires_at) = session::create_link(conn, &who.to_string())?;
+    let (code, expires_at) = session::create_link(conn, who)?;
     let url = session::link_url(settings, &code);
     if out.json {
         out.print(json!({ "url": url, "expires_at": expires_at }));

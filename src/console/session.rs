@@ -76,14 +76,15 @@ pub fn link_url(settings: &crate::config::Settings, code: &str) -> String {
 }
 
 /// Makes a one-time sign-in link (for `eventward console-link`): stores the
-/// code's hash, returns the code and when the link expires.
+/// code's hash (audited as `console_link.create`), returns the code and when
+/// the link expires.
 pub fn create_link(
     conn: &mut store::Connection,
-    created_by: &str,
-) -> store::Result<(String, DateTime<Utc>)> {
+    who: &crate::service::Actor,
+) -> crate::service::Result<(String, DateTime<Utc>)> {
     let code = random_secret();
     let expires_at =
-        console_sessions::create_link(conn, &apikey::hash(&code), LINK_TTL, created_by)?;
+        crate::service::console::create_link(conn, who, &apikey::hash(&code), LINK_TTL)?;
     Ok((code, expires_at))
 }
 
