@@ -163,6 +163,19 @@ async fn open(
     scope: Scope,
     name: String,
 ) -> Result<HttpResponse, Problem> {
+    // Names are chosen by operators, but still escaped: one line per sign-in.
+    log::info!(
+        "console: {} signed in ({} scope{}) from {}",
+        name.escape_default(),
+        scope.as_str(),
+        if token_id.is_some() {
+            ", admin token"
+        } else {
+            ", one-time link"
+        },
+        req.peer_addr()
+            .map_or_else(|| "?".into(), |a| a.ip().to_string())
+    );
     let session_id = random_secret();
     let csrf = random_secret();
     let pool = state.pool.clone();
