@@ -293,8 +293,17 @@ async fn tokens_and_scopes_are_enforced_and_errors_are_problems() {
         "invalid_request",
     )
     .await;
+    for bad in ["not-a-cursor!", "", "a%20b", "x%0Ay"] {
+        assert_problem(
+            root.get(&format!("/api-keys?cursor={bad}")).await,
+            400,
+            "invalid_request",
+        )
+        .await;
+    }
+    assert_problem(root.get("/audit?cursor=abc").await, 400, "invalid_request").await;
     assert_problem(
-        root.get("/api-keys?cursor=not-a-cursor!").await,
+        root.get("/workspaces?cursor=").await,
         400,
         "invalid_request",
     )
@@ -380,8 +389,8 @@ async fn every_resource_through_the_api_and_the_audit_names_the_actor() {
     assert_problem(
         api.get("/workspaces/acme/notifications/orders/samples")
             .await,
-        400,
-        "invalid_request",
+        409,
+        "conflict",
     )
     .await;
     assert_problem(
@@ -478,6 +487,13 @@ async fn every_resource_through_the_api_and_the_audit_names_the_actor() {
     assert_eq!(one["samples"].as_array().unwrap().len(), 1);
     assert_problem(
         api.get("/workspaces/acme/notifications/orders/samples?lang=browser")
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(
+        api.get("/workspaces/acme/notifications/orders/samples?lang=cobol")
             .await,
         400,
         "invalid_request",
