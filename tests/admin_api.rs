@@ -153,6 +153,13 @@ async fn tokens_and_scopes_are_enforced_and_errors_are_problems() {
     // No token.
     let r = http.get(&url).send().await.unwrap();
     assert_problem(r, 401, "missing_credentials").await;
+    // A path that is not the API's is a 404, token or not.
+    let r = http
+        .get(env.admin_url("/admin/v1/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 404, "unknown_endpoint").await;
     // A made-up token, a token with a broken checksum, an API key.
     let made_up = format!("evwa_{}", "a".repeat(46));
     for bad in [made_up.as_str(), api_key.as_str(), "Bearer", "evwa_"] {

@@ -131,22 +131,52 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     resp
 }
 
-/// The methods of each path, for `Allow` (kept next to [`routes`]).
+/// Every path of the API under `/admin/v1` with its methods (for `Allow`,
+/// and for [`require_token`] to tell an API path from an unknown one). A
+/// unit test checks it against the OpenAPI document, which is generated from
+/// the handlers.
+const RESOURCES: &[(&str, &str)] = &[
+    ("/openapi.json", "GET"),
+    ("/workspaces", "GET, POST"),
+    ("/workspaces/{ws}", "GET"),
+    ("/workspaces/{ws}/notifications", "GET, POST"),
+    ("/workspaces/{ws}/notifications/{n}", "GET"),
+    ("/workspaces/{ws}/notifications/{n}/security", "PUT"),
+    ("/workspaces/{ws}/notifications/{n}/samples", "GET"),
+    ("/api-keys", "GET, POST"),
+    ("/api-keys/{name}", "GET, DELETE"),
+    ("/api-keys/{name}/roll", "POST"),
+    ("/api-keys/{name}/disable", "POST"),
+    ("/api-keys/{name}/enable", "POST"),
+    ("/jwt-providers", "GET, POST"),
+    ("/jwt-providers/{name}", "GET, DELETE"),
+    ("/jwt-providers/{name}/check", "GET"),
+    ("/admin-tokens", "GET, POST"),
+    ("/admin-tokens/{name}", "DELETE"),
+    ("/audit", "GET"),
+];
+
+/// The methods of a matched path pattern, for `Allow`.
 fn allowed_methods(pattern: &str) -> String {
     let p = pattern.trim_start_matches("/admin/v1");
-    match p {
-        "/workspaces"
-        | "/workspaces/{ws}/notifications"
-        | "/api-keys"
-        | "/jwt-providers"
-        | "/admin-tokens" => "GET, POST",
-        "/api-keys/{name}" | "/jwt-providers/{name}" => "GET, DELETE",
-        "/workspaces/{ws}/notifications/{n}/security" => "PUT",
-        "/api-keys/{name}/roll" | "/api-keys/{name}/disable" | "/api-keys/{name}/enable" => "POST",
-        "/admin-tokens/{name}" => "DELETE",
-        _ => "GET",
-    }
-    .to_string()
+    RESOURCES
+        .iter()
+        .find(|(path, _)| *path == p)
+        .map_or("GET", |(_, allow)| allow)
+        .to_string()
+}
+
+/// Whether `path` is one of the API's paths (whatever the method).
+fn is_api_path(path: &str) -> bool {
+    static DEFS: std::sync::OnceLock<Vec<actix_web::dev::ResourceDef>> = std::sync::OnceLock::new();
+    DEFS.get_or_init(|| {
+        RESOURCES
+            .iter()
+            .map(|(p, _)| actix_web::dev::ResourceDef::new(format!("/admin/v1{p}")))
+            .collect()
+    })
+    .iter()
+    .any(|d| d.is_match(path))
 }
 
 async fn unknown(req: HttpRequest) -> Problem {
@@ -176,13 +206,15 @@ fn bad_json(e: actix_web::error::JsonPayloadError) -> actix_web::Error {
     }
 }
 
-/// Authenticates every request of the scope but the OpenAPI document, before
-/// any body is read: no token, no look at the body.
+/// Authenticates every request to an API path but the OpenAPI document,
+/// before any body is read: no token, no look at the body. A path that is not
+/// the API's goes on to its `404 unknown_endpoint` (the document, public,
+/// lists the paths anyway).
 async fn require_token(
     req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if req.path() == OPENAPI_PATH {
+    if req.path() == OPENAPI_PATH || !is_api_path(req.path()) {
         return next.call(req).await;
     }
     let Some(state) = req.app_data::<web::Data<AdminState>>().cloned() else {
@@ -959,4 +991,52 @@ async fn openapi() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `RESOURCES` (Allow headers, the auth middleware) and the document
+    /// (generated from the handlers) name the same paths and methods.
+    #[test]
+    fn resources_match_the_document() {
+        let doc: serde_json::Value = serde_json::from_str(document()).unwrap();
+        let order = ["GET", "POST", "PUT", "DELETE"];
+        let mut from_doc: Vec<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(path, ops)| {
+                let mut methods: Vec<String> = ops
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .map(|m| m.to_uppercase())
+                    .collect();
+                methods.sort_by_key(|m| order.iter().position(|o| o == m));
+                (path.clone(), methods.join(", "))
+            })
+            .collect();
+        from_doc.push((OPENAPI_PATH.to_string(), "GET".to_string()));
+        from_doc.sort();
+        let mut ours: Vec<(String, String)> = RESOURCES
+            .iter()
+            .map(|(p, m)| (format!("/admin/v1{p}"), m.to_string()))
+            .collect();
+        ours.sort();
+        assert_eq!(ours, from_doc);
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    }
+
+    #[test]
+    fn api_paths_are_told_from_unknown_ones() {
+        assert!(is_api_path("/admin/v1/api-keys/shop/roll"));
+        assert!(is_api_path(
+            "/admin/v1/workspaces/acme/notifications/orders"
+        ));
+        assert!(!is_api_path("/admin/v1/nothing"));
+        assert!(!is_api_path("/admin/v1/api-keys/shop/explode"));
+        assert!(!is_api_path("/admin/v1/workspaces/"));
+    }
 }

@@ -1,8 +1,9 @@
 //! The admin listener (`admin.listen`, default `127.0.0.1:8081`): a second
 //! HTTP server in the `eventward serve` process, apart from the public
-//! intake, for operators. It serves `/metrics` now; the admin API
-//! (`/admin/v1/…`) and the console (`/console/`) are to be added as further
-//! scopes in [`routes`]. Anything else is a problem+json 404.
+//! intake, for operators. It serves `/metrics` and the admin API
+//! (`/admin/v1/…`, [`api`], authenticated by [`auth`]); the console
+//! (`/console/`) is to be added as a further scope in [`routes`]. Anything
+//! else is a problem+json 404.
 
 pub mod api;
 pub mod auth;
