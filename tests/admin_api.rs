@@ -884,3 +884,61 @@ async fn repeated_bad_tokens_are_slowed_down() {
     assert_eq!(r.status(), 200);
     assert!(started.elapsed() < Duration::from_millis(900));
 }
+
+/// The CLI's own new commands on a running daemon: `key disable` is seen by
+/// the intake within 2 s (`401 disabled_api_key`), `key enable` too (202);
+/// `admin-token list` never shows a token; both changes are audited as the
+/// CLI's OS user.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_disables_and_enables_keys_on_a_running_daemon() {
+    let env = TestEnv::new();
+    let (_, key) = env.secured_notification("orders");
+    let token = admin_token(&env, "root", "admin");
+    let _daemon = env.serve().await;
+    let event = env.url("/v1/events/acme/orders");
+    assert_eq!(post(&event, &key, "{}").await.status(), 202);
+
+    let disabled = env.cli_json(&["key", "disable", "orders-key"]);
+    assert_eq!(disabled["status"], "disabled");
+    let text = env.cli_ok(&["key", "list"]);
+    assert!(text.contains("disabled"), "{text}");
+    eventually(
+        Duration::from_secs(2),
+        "the disabled key is refused",
+        || async { post(&event, &key, "{}").await.status() == 401 },
+    )
+    .await;
+    assert_problem(post(&event, &key, "{}").await, 401, "disabled_api_key").await;
+    // Disabling twice is fine; a key that does not exist is an error.
+    env.cli_ok(&["key", "disable", "orders-key"]);
+    assert!(!env.cli(&["key", "disable", "nope"]).status.success());
+
+    let enabled = env.cli_json(&["key", "enable", "orders-key"]);
+    assert_eq!(enabled["status"], "active");
+    eventually(
+        Duration::from_secs(2),
+        "the enabled key is accepted",
+        || async { post(&event, &key, "{}").await.status() == 202 },
+    )
+    .await;
+
+    for out in [
+        env.cli_ok(&["admin-token", "list"]),
+        env.cli_ok(&["--json", "admin-token", "list"]),
+    ] {
+        assert!(out.contains("root") && !out.contains(&token), "{out}");
+    }
+    let audit = env.cli_json(&["audit"]);
+    let actions: Vec<(&str, &str)> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["actor"].as_str().unwrap(), e["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(actions[0].1, "api_key.enable");
+    assert_eq!(actions[1].1, "api_key.disable");
+    assert_eq!(actions[2].1, "api_key.disable");
+    assert!(actions.iter().all(|(actor, _)| actor.starts_with("cli:")));
+    let text = env.cli_ok(&["audit", "--limit", "1"]);
+    assert!(text.contains("api_key.enable") && text.contains("more: eventward audit --cursor"));
+}
