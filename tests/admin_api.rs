@@ -153,6 +153,13 @@ async fn tokens_and_scopes_are_enforced_and_errors_are_problems() {
     // No token.
     let r = http.get(&url).send().await.unwrap();
     assert_problem(r, 401, "missing_credentials").await;
+    // A path that is not the API's is a 404, token or not.
+    let r = http
+        .get(env.admin_url("/admin/v1/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 404, "unknown_endpoint").await;
     // A made-up token, a token with a broken checksum, an API key.
     let made_up = format!("evwa_{}", "a".repeat(46));
     for bad in [made_up.as_str(), api_key.as_str(), "Bearer", "evwa_"] {
@@ -293,8 +300,17 @@ async fn tokens_and_scopes_are_enforced_and_errors_are_problems() {
         "invalid_request",
     )
     .await;
+    for bad in ["not-a-cursor!", "", "a%20b", "x%0Ay"] {
+        assert_problem(
+            root.get(&format!("/api-keys?cursor={bad}")).await,
+            400,
+            "invalid_request",
+        )
+        .await;
+    }
+    assert_problem(root.get("/audit?cursor=abc").await, 400, "invalid_request").await;
     assert_problem(
-        root.get("/api-keys?cursor=not-a-cursor!").await,
+        root.get("/workspaces?cursor=").await,
         400,
         "invalid_request",
     )
@@ -380,8 +396,8 @@ async fn every_resource_through_the_api_and_the_audit_names_the_actor() {
     assert_problem(
         api.get("/workspaces/acme/notifications/orders/samples")
             .await,
-        400,
-        "invalid_request",
+        409,
+        "conflict",
     )
     .await;
     assert_problem(
@@ -478,6 +494,13 @@ async fn every_resource_through_the_api_and_the_audit_names_the_actor() {
     assert_eq!(one["samples"].as_array().unwrap().len(), 1);
     assert_problem(
         api.get("/workspaces/acme/notifications/orders/samples?lang=browser")
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(
+        api.get("/workspaces/acme/notifications/orders/samples?lang=cobol")
             .await,
         400,
         "invalid_request",
@@ -860,4 +883,62 @@ async fn repeated_bad_tokens_are_slowed_down() {
     let r = http.get(&url).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(started.elapsed() < Duration::from_millis(900));
+}
+
+/// The CLI's own new commands on a running daemon: `key disable` is seen by
+/// the intake within 2 s (`401 disabled_api_key`), `key enable` too (202);
+/// `admin-token list` never shows a token; both changes are audited as the
+/// CLI's OS user.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_disables_and_enables_keys_on_a_running_daemon() {
+    let env = TestEnv::new();
+    let (_, key) = env.secured_notification("orders");
+    let token = admin_token(&env, "root", "admin");
+    let _daemon = env.serve().await;
+    let event = env.url("/v1/events/acme/orders");
+    assert_eq!(post(&event, &key, "{}").await.status(), 202);
+
+    let disabled = env.cli_json(&["key", "disable", "orders-key"]);
+    assert_eq!(disabled["status"], "disabled");
+    let text = env.cli_ok(&["key", "list"]);
+    assert!(text.contains("disabled"), "{text}");
+    eventually(
+        Duration::from_secs(2),
+        "the disabled key is refused",
+        || async { post(&event, &key, "{}").await.status() == 401 },
+    )
+    .await;
+    assert_problem(post(&event, &key, "{}").await, 401, "disabled_api_key").await;
+    // Disabling twice is fine; a key that does not exist is an error.
+    env.cli_ok(&["key", "disable", "orders-key"]);
+    assert!(!env.cli(&["key", "disable", "nope"]).status.success());
+
+    let enabled = env.cli_json(&["key", "enable", "orders-key"]);
+    assert_eq!(enabled["status"], "active");
+    eventually(
+        Duration::from_secs(2),
+        "the enabled key is accepted",
+        || async { post(&event, &key, "{}").await.status() == 202 },
+    )
+    .await;
+
+    for out in [
+        env.cli_ok(&["admin-token", "list"]),
+        env.cli_ok(&["--json", "admin-token", "list"]),
+    ] {
+        assert!(out.contains("root") && !out.contains(&token), "{out}");
+    }
+    let audit = env.cli_json(&["audit"]);
+    let actions: Vec<(&str, &str)> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["actor"].as_str().unwrap(), e["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(actions[0].1, "api_key.enable");
+    assert_eq!(actions[1].1, "api_key.disable");
+    assert_eq!(actions[2].1, "api_key.disable");
+    assert!(actions.iter().all(|(actor, _)| actor.starts_with("cli:")));
+    let text = env.cli_ok(&["audit", "--limit", "1"]);
+    assert!(text.contains("api_key.enable") && text.contains("more: eventward audit --cursor"));
 }

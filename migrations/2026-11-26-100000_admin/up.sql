@@ -24,7 +24,9 @@ CREATE UNIQUE INDEX admin_tokens_live_name ON admin_tokens (name) WHERE revoked_
 -- Every change made by the CLI, the admin API or the console. `at` is the
 -- database's clock; `detail` never holds a secret.
 CREATE TABLE audit_log (
-    id           bigserial PRIMARY KEY,
+    -- An identity, not bigserial: inserting needs no grant on a sequence, so
+    -- the daemon's row-only role (README, "Operating it") can write it.
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at           timestamptz NOT NULL DEFAULT now(),
     actor        text NOT NULL,
     action       text NOT NULL,

@@ -131,22 +131,52 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     resp
 }
 
-/// The methods of each path, for `Allow` (kept next to [`routes`]).
+/// Every path of the API under `/admin/v1` with its methods (for `Allow`,
+/// and for [`require_token`] to tell an API path from an unknown one). A
+/// unit test checks it against the OpenAPI document, which is generated from
+/// the handlers.
+const RESOURCES: &[(&str, &str)] = &[
+    ("/openapi.json", "GET"),
+    ("/workspaces", "GET, POST"),
+    ("/workspaces/{ws}", "GET"),
+    ("/workspaces/{ws}/notifications", "GET, POST"),
+    ("/workspaces/{ws}/notifications/{n}", "GET"),
+    ("/workspaces/{ws}/notifications/{n}/security", "PUT"),
+    ("/workspaces/{ws}/notifications/{n}/samples", "GET"),
+    ("/api-keys", "GET, POST"),
+    ("/api-keys/{name}", "GET, DELETE"),
+    ("/api-keys/{name}/roll", "POST"),
+    ("/api-keys/{name}/disable", "POST"),
+    ("/api-keys/{name}/enable", "POST"),
+    ("/jwt-providers", "GET, POST"),
+    ("/jwt-providers/{name}", "GET, DELETE"),
+    ("/jwt-providers/{name}/check", "GET"),
+    ("/admin-tokens", "GET, POST"),
+    ("/admin-tokens/{name}", "DELETE"),
+    ("/audit", "GET"),
+];
+
+/// The methods of a matched path pattern, for `Allow`.
 fn allowed_methods(pattern: &str) -> String {
     let p = pattern.trim_start_matches("/admin/v1");
-    match p {
-        "/workspaces"
-        | "/workspaces/{ws}/notifications"
-        | "/api-keys"
-        | "/jwt-providers"
-        | "/admin-tokens" => "GET, POST",
-        "/api-keys/{name}" | "/jwt-providers/{name}" => "GET, DELETE",
-        "/workspaces/{ws}/notifications/{n}/security" => "PUT",
-        "/api-keys/{name}/roll" | "/api-keys/{name}/disable" | "/api-keys/{name}/enable" => "POST",
-        "/admin-tokens/{name}" => "DELETE",
-        _ => "GET",
-    }
-    .to_string()
+    RESOURCES
+        .iter()
+        .find(|(path, _)| *path == p)
+        .map_or("GET", |(_, allow)| allow)
+        .to_string()
+}
+
+/// Whether `path` is one of the API's paths (whatever the method).
+fn is_api_path(path: &str) -> bool {
+    static DEFS: std::sync::OnceLock<Vec<actix_web::dev::ResourceDef>> = std::sync::OnceLock::new();
+    DEFS.get_or_init(|| {
+        RESOURCES
+            .iter()
+            .map(|(p, _)| actix_web::dev::ResourceDef::new(format!("/admin/v1{p}")))
+            .collect()
+    })
+    .iter()
+    .any(|d| d.is_match(path))
 }
 
 async fn unknown(req: HttpRequest) -> Problem {
@@ -176,13 +206,15 @@ fn bad_json(e: actix_web::error::JsonPayloadError) -> actix_web::Error {
     }
 }
 
-/// Authenticates every request of the scope but the OpenAPI document, before
-/// any body is read: no token, no look at the body.
+/// Authenticates every request to an API path but the OpenAPI document,
+/// before any body is read: no token, no look at the body. A path that is not
+/// the API's goes on to its `404 unknown_endpoint` (the document, public,
+/// lists the paths anyway).
 async fn require_token(
     req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if req.path() == OPENAPI_PATH {
+    if req.path() == OPENAPI_PATH || !is_api_path(req.path()) {
         return next.call(req).await;
     }
     let Some(state) = req.app_data::<web::Data<AdminState>>().cloned() else {
@@ -222,26 +254,48 @@ fn ok<T: Serialize>(value: &T) -> HttpResponse {
     HttpResponse::Ok().json(value)
 }
 
-/// `?limit=&cursor=`
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct PageQuery {
-    /// Items per page, 1 to 500 (default 100).
-    #[param(minimum = 1, maximum = 500)]
-    limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
-    cursor: Option<String>,
+/// `?limit=&cursor=` for a list; `$pattern` is the shape of its cursor (the
+/// sort key of the previous page's last item).
+macro_rules! page_query {
+    ($name:ident, $doc:literal, $pattern:literal) => {
+        #[derive(Debug, Deserialize, IntoParams)]
+        #[into_params(parameter_in = Query)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// Items per page, 1 to 500 (default 100).
+            #[param(minimum = 1, maximum = 500)]
+            limit: Option<u32>,
+            #[doc = $doc]
+            #[param(pattern = $pattern)]
+            cursor: Option<String>,
+        }
+
+        impl $name {
+            fn page(self) -> Page {
+                Page {
+                    limit: Some(self.limit.unwrap_or(service::DEFAULT_LIMIT)),
+                    cursor: self.cursor,
+                }
+            }
+        }
+    };
 }
 
-impl PageQuery {
-    fn page(self) -> Page {
-        Page {
-            limit: Some(self.limit.unwrap_or(service::DEFAULT_LIMIT)),
-            cursor: self.cursor,
-        }
-    }
-}
+page_query!(
+    PageQuery,
+    "The `next_cursor` of the previous page: a position in the list's order.",
+    r"^[!-~]{1,200}$"
+);
+page_query!(
+    KeyPageQuery,
+    "The `next_cursor` of the previous page (`NAME/ID`).",
+    r"^[a-z0-9][a-z0-9-]{0,62}/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+);
+page_query!(
+    AuditPageQuery,
+    "The `next_cursor` of the previous page (an entry id): older entries follow.",
+    r"^[0-9]{1,18}$"
+);
 
 /// An `application/problem+json` body (RFC 9457).
 #[derive(Serialize, ToSchema)]
@@ -260,7 +314,7 @@ pub struct ProblemBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWorkspace {
-    /// `^[a-z0-9][a-z0-9-]{0,62}$`
+    #[schema(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
     pub slug: String,
     /// Display name (the slug when absent).
     pub name: Option<String>,
@@ -304,7 +358,7 @@ async fn create_workspace(
 }
 
 #[utoipa::path(get, path = "/admin/v1/workspaces/{ws}", tag = "workspaces",
-    params(("ws" = String, Path, description = "workspace slug")),
+    params(("ws" = String, Path, description = "workspace slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = Workspace),
         (status = 400, body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, body = ProblemBody, content_type = "application/problem+json"),
@@ -323,7 +377,7 @@ async fn get_workspace(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewNotification {
-    /// `^[a-z0-9][a-z0-9-]{0,62}$`
+    #[schema(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
     pub slug: String,
     pub name: Option<String>,
 }
@@ -337,33 +391,56 @@ pub struct NotificationView {
     pub endpoint: String,
 }
 
-/// Exactly one of `api_keys` or `jwt_providers` (with optional
-/// `allowed_origins`): the credentials the notification accepts from now on.
+/// Secured by API keys: exactly these (by name) from now on.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SecurityBody {
-    pub api_keys: Option<Vec<String>>,
-    pub jwt_providers: Option<Vec<String>>,
+pub struct ApiKeySecurity {
+    #[schema(min_items = 1)]
+    pub api_keys: Vec<Name>,
+}
+
+/// Secured by JWT providers (by name), with the browser origins allowed.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSecurity {
+    #[schema(min_items = 1)]
+    pub jwt_providers: Vec<Name>,
+    /// `scheme://host[:port]`, e.g. `https://app.example.com`.
     #[serde(default)]
-    pub allowed_origins: Vec<String>,
+    pub allowed_origins: Vec<Origin>,
+}
+
+/// A key, provider or token name.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+pub struct Name(String);
+
+/// A browser origin.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(
+    pattern = r"^https?://[a-z]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z]([a-z0-9-]{0,20}[a-z0-9])?){0,3}(:[1-9][0-9]{0,3})?$"
+)]
+pub struct Origin(String);
+
+/// What a notification accepts from now on: API keys, or JWT providers
+/// (replaces, does not add).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum SecurityBody {
+    ApiKeys(ApiKeySecurity),
+    Jwt(JwtSecurity),
 }
 
 impl SecurityBody {
-    fn security(self) -> Result<Security, Problem> {
-        match (self.api_keys, self.jwt_providers) {
-            (Some(keys), None) if self.allowed_origins.is_empty() => Ok(Security::ApiKeys(keys)),
-            (Some(_), None) => Err(Problem::new(
-                Code::InvalidRequest,
-                "allowed_origins go with jwt_providers: API keys do not belong in browsers",
-            )),
-            (None, Some(providers)) => Ok(Security::Jwt {
-                providers,
-                allowed_origins: self.allowed_origins,
-            }),
-            _ => Err(Problem::new(
-                Code::InvalidRequest,
-                "give exactly one of api_keys or jwt_providers",
-            )),
+    fn security(self) -> Security {
+        match self {
+            SecurityBody::ApiKeys(k) => {
+                Security::ApiKeys(k.api_keys.into_iter().map(|n| n.0).collect())
+            }
+            SecurityBody::Jwt(j) => Security::Jwt {
+                providers: j.jwt_providers.into_iter().map(|n| n.0).collect(),
+                allowed_origins: j.allowed_origins.into_iter().map(|o| o.0).collect(),
+            },
         }
     }
 }
@@ -376,7 +453,7 @@ fn view(state: &AdminState, n: NotificationInfo) -> NotificationView {
 }
 
 #[utoipa::path(get, path = "/admin/v1/workspaces/{ws}/notifications", tag = "notifications",
-    params(("ws" = String, Path, description = "workspace slug"), PageQuery),
+    params(("ws" = String, Path, description = "workspace slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"), PageQuery),
     responses((status = 200, body = Listing<NotificationInfo>),
         (status = 400, body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, body = ProblemBody, content_type = "application/problem+json"),
@@ -396,7 +473,7 @@ async fn list_notifications(
 }
 
 #[utoipa::path(post, path = "/admin/v1/workspaces/{ws}/notifications", tag = "notifications",
-    params(("ws" = String, Path, description = "workspace slug")), request_body = NewNotification,
+    params(("ws" = String, Path, description = "workspace slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")), request_body = NewNotification,
     responses((status = 201, body = NotificationView),
         (status = 400, body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, body = ProblemBody, content_type = "application/problem+json"),
@@ -421,7 +498,7 @@ async fn create_notification(
 }
 
 #[utoipa::path(get, path = "/admin/v1/workspaces/{ws}/notifications/{n}", tag = "notifications",
-    params(("ws" = String, Path, description = "workspace slug"), ("n" = String, Path, description = "notification slug")),
+    params(("ws" = String, Path, description = "workspace slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"), ("n" = String, Path, description = "notification slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = NotificationView),
         (status = 400, body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, body = ProblemBody, content_type = "application/problem+json"),
@@ -437,7 +514,7 @@ async fn show_notification(
 }
 
 #[utoipa::path(put, path = "/admin/v1/workspaces/{ws}/notifications/{n}/security", tag = "notifications",
-    params(("ws" = String, Path, description = "workspace slug"), ("n" = String, Path, description = "notification slug")),
+    params(("ws" = String, Path, description = "workspace slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"), ("n" = String, Path, description = "notification slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     request_body = SecurityBody,
     responses((status = 200, body = NotificationView),
         (status = 400, body = ProblemBody, content_type = "application/problem+json"),
@@ -453,7 +530,7 @@ async fn secure_notification(
 ) -> Result<HttpResponse, Problem> {
     let who = p.actor();
     let (ws, slug) = path.into_inner();
-    let security = body.into_inner().security()?;
+    let security = body.into_inner().security();
     let n = run(&state, move |db| {
         notifications::secure(db, &who, &ws, &slug, &security)
     })
@@ -466,6 +543,7 @@ async fn secure_notification(
 #[serde(deny_unknown_fields)]
 pub struct SamplesQuery {
     /// One of curl, python, node, go, java, ruby, csharp, php, browser (all that apply when absent).
+    #[param(pattern = r"^(curl|python|node|go|java|ruby|csharp|php|browser)$")]
     lang: Option<String>,
 }
 
@@ -483,11 +561,13 @@ pub struct Samples {
 }
 
 #[utoipa::path(get, path = "/admin/v1/workspaces/{ws}/notifications/{n}/samples", tag = "notifications",
-    params(("ws" = String, Path, description = "workspace slug"), ("n" = String, Path, description = "notification slug"), SamplesQuery),
+    params(("ws" = String, Path, description = "workspace slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"), ("n" = String, Path, description = "notification slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"), SamplesQuery),
     responses((status = 200, body = Samples),
         (status = 400, body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, body = ProblemBody, content_type = "application/problem+json")))]
+        (status = 404, body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, body = ProblemBody, content_type = "application/problem+json",
+            description = "the notification is not secured, so nothing can send to it yet")))]
 async fn samples(
     _: Reader,
     state: web::Data<AdminState>,
@@ -515,8 +595,10 @@ async fn samples(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
+    #[schema(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
     pub name: String,
     /// A duration such as `90d`, `24h`, `30m`, `2s`; no expiry when absent.
+    #[schema(pattern = r"^[1-9][0-9]{0,4}[dhms]$")]
     pub expires_in: Option<String>,
 }
 
@@ -524,6 +606,7 @@ pub struct NewKey {
 #[serde(deny_unknown_fields)]
 pub struct RollBody {
     /// How long the old key keeps working (`24h` when absent).
+    #[schema(pattern = r"^[1-9][0-9]{0,4}[dhms]$")]
     pub grace: Option<String>,
 }
 
@@ -539,14 +622,14 @@ fn duration(field: &str, text: &str) -> Result<std::time::Duration, Problem> {
         .map_err(|e| Problem::new(Code::InvalidRequest, format!("{field}: {e}")))
 }
 
-#[utoipa::path(get, path = "/admin/v1/api-keys", tag = "api-keys", params(PageQuery),
+#[utoipa::path(get, path = "/admin/v1/api-keys", tag = "api-keys", params(KeyPageQuery),
     responses((status = 200, body = Listing<KeyView>),
         (status = 400, body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, body = ProblemBody, content_type = "application/problem+json")))]
 async fn list_keys(
     _: Reader,
     state: web::Data<AdminState>,
-    q: web::Query<PageQuery>,
+    q: web::Query<KeyPageQuery>,
 ) -> Result<HttpResponse, Problem> {
     let page = q.into_inner().page();
     Ok(ok(&run(&state, move |db| keys::list(db, &page)).await?))
@@ -581,7 +664,7 @@ async fn create_key(
 }
 
 #[utoipa::path(get, path = "/admin/v1/api-keys/{name}", tag = "api-keys",
-    params(("name" = String, Path, description = "key name")),
+    params(("name" = String, Path, description = "key name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = KeyView),
         (status = 400, body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, body = ProblemBody, content_type = "application/problem+json"),
@@ -596,7 +679,7 @@ async fn show_key(
 }
 
 #[utoipa::path(delete, path = "/admin/v1/api-keys/{name}", tag = "api-keys",
-    params(("name" = String, Path, description = "key name")),
+    params(("name" = String, Path, description = "key name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = RevokedKeys),
         (status = 400, body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, body = ProblemBody, content_type = "application/problem+json"),
@@ -615,7 +698,7 @@ async fn revoke_key(
 }
 
 #[utoipa::path(post, path = "/admin/v1/api-keys/{name}/roll", tag = "api-keys",
-    params(("name" = String, Path, description = "key name")), request_body = RollBody,
+    params(("name" = String, Path, description = "key name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")), request_body = RollBody,
     responses((status = 201, body = IssuedKey, description = "the new key's secret is in this response only"),
         (status = 400, body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, body = ProblemBody, content_type = "application/problem+json"),
@@ -638,7 +721,7 @@ async fn roll_key(
 }
 
 #[utoipa::path(post, path = "/admin/v1/api-keys/{name}/disable", tag = "api-keys",
-    params(("name" = String, Path, description = "key name")),
+    params(("name" = String, Path, description = "key name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = KeyView),
         (status = 400, body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, body = ProblemBody, content_type = "application/problem+json"),
@@ -657,7 +740,7 @@ async fn disable_key(
 }
 
 #[utoipa::path(post, path = "/admin/v1/api-keys/{name}/enable", tag = "api-keys",
-    params(("name" = String, Path, description = "key name")),
+    params(("name" = String, Path, description = "key name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = KeyView),
         (status = 400, body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, body = ProblemBody, content_type = "application/problem+json"),
@@ -723,7 +806,7 @@ async fn add_provider(
 }
 
 #[utoipa::path(get, path = "/admin/v1/jwt-providers/{name}", tag = "jwt-providers",
-    params(("name" = String, Path, description = "provider name")),
+    params(("name" = String, Path, description = "provider name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = ProviderRow),
         (status = 400, body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, body = ProblemBody, content_type = "application/problem+json"),
@@ -738,7 +821,7 @@ async fn get_provider(
 }
 
 #[utoipa::path(get, path = "/admin/v1/jwt-providers/{name}/check", tag = "jwt-providers",
-    params(("name" = String, Path, description = "provider name")),
+    params(("name" = String, Path, description = "provider name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = CheckReport, description = "the report; ok says whether it passed"),
         (status = 400, body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, body = ProblemBody, content_type = "application/problem+json"),
@@ -754,7 +837,7 @@ async fn check_provider(
 }
 
 #[utoipa::path(delete, path = "/admin/v1/jwt-providers/{name}", tag = "jwt-providers",
-    params(("name" = String, Path, description = "provider name")),
+    params(("name" = String, Path, description = "provider name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = ProviderRow),
         (status = 400, body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, body = ProblemBody, content_type = "application/problem+json"),
@@ -778,6 +861,7 @@ async fn remove_provider(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
+    #[schema(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
     pub name: String,
     pub scope: Scope,
 }
@@ -822,7 +906,7 @@ async fn create_token(
 }
 
 #[utoipa::path(delete, path = "/admin/v1/admin-tokens/{name}", tag = "admin-tokens",
-    params(("name" = String, Path, description = "token name")),
+    params(("name" = String, Path, description = "token name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = AdminTokenRow),
         (status = 400, body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, body = ProblemBody, content_type = "application/problem+json"),
@@ -843,14 +927,14 @@ async fn revoke_token(
 
 // ---- audit ----
 
-#[utoipa::path(get, path = "/admin/v1/audit", tag = "audit", params(PageQuery),
+#[utoipa::path(get, path = "/admin/v1/audit", tag = "audit", params(AuditPageQuery),
     responses((status = 200, body = Listing<AuditRow>, description = "newest first"),
         (status = 400, body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, body = ProblemBody, content_type = "application/problem+json")))]
 async fn list_audit(
     _: Reader,
     state: web::Data<AdminState>,
-    q: web::Query<PageQuery>,
+    q: web::Query<AuditPageQuery>,
 ) -> Result<HttpResponse, Problem> {
     let page = q.into_inner().page();
     Ok(ok(&run(&state, move |db| audit::list(db, &page)).await?))
@@ -907,4 +991,52 @@ async fn openapi() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `RESOURCES` (Allow headers, the auth middleware) and the document
+    /// (generated from the handlers) name the same paths and methods.
+    #[test]
+    fn resources_match_the_document() {
+        let doc: serde_json::Value = serde_json::from_str(document()).unwrap();
+        let order = ["GET", "POST", "PUT", "DELETE"];
+        let mut from_doc: Vec<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(path, ops)| {
+                let mut methods: Vec<String> = ops
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .map(|m| m.to_uppercase())
+                    .collect();
+                methods.sort_by_key(|m| order.iter().position(|o| o == m));
+                (path.clone(), methods.join(", "))
+            })
+            .collect();
+        from_doc.push((OPENAPI_PATH.to_string(), "GET".to_string()));
+        from_doc.sort();
+        let mut ours: Vec<(String, String)> = RESOURCES
+            .iter()
+            .map(|(p, m)| (format!("/admin/v1{p}"), m.to_string()))
+            .collect();
+        ours.sort();
+        assert_eq!(ours, from_doc);
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    }
+
+    #[test]
+    fn api_paths_are_told_from_unknown_ones() {
+        assert!(is_api_path("/admin/v1/api-keys/shop/roll"));
+        assert!(is_api_path(
+            "/admin/v1/workspaces/acme/notifications/orders"
+        ));
+        assert!(!is_api_path("/admin/v1/nothing"));
+        assert!(!is_api_path("/admin/v1/api-keys/shop/explode"));
+        assert!(!is_api_path("/admin/v1/workspaces/"));
+    }
 }

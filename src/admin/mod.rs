@@ -1,8 +1,8 @@
 //! The admin listener (`admin.listen`, default `127.0.0.1:8081`): a second
 //! HTTP server in the `eventward serve` process, apart from the public
 //! intake, for operators. It serves `/metrics`, the admin API
-//! (`/admin/v1/…`, [`api`]) and the web console (`/console/`,
-//! [`crate::console`]). Anything else is a problem+json 404.
+//! (`/admin/v1/…`, [`api`], authenticated by [`auth`]) and the web console
+//! (`/console/`, [`crate::console`]). Anything else is a problem+json 404.
 
 pub mod api;
 pub mod auth;

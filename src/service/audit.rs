@@ -1,6 +1,6 @@
 //! The audit log, newest first.
 
-use super::{encode_cursor, Listing, Page, Result, ServiceError, DEFAULT_LIMIT};
+use super::{encode_cursor, Listing, Page, Result, DEFAULT_LIMIT};
 use crate::store::{audit, Connection};
 
 pub use crate::store::audit::AuditRow;
@@ -11,10 +11,7 @@ pub fn list(db: &mut Connection, page: &Page) -> Result<Listing<AuditRow>> {
     let limit = page.checked_limit()?.unwrap_or(DEFAULT_LIMIT);
     let before = page
         .after()?
-        .map(|a| {
-            a.parse::<i64>()
-                .map_err(|_| ServiceError::Invalid("cursor is not one this API returned".into()))
-        })
+        .map(|a| a.parse::<i64>().map_err(|_| super::bad_cursor()))
         .transpose()?;
     let mut rows = audit::list(db, before, i64::from(limit) + 1)?;
     let next_cursor = if rows.len() > limit as usize {

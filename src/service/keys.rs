@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{audit, change, encode_cursor, Actor, Listing, Page, Result, ServiceError};
+use super::{audit, change, encode_cursor, Actor, Listing, Page, Result};
 use crate::store::api_keys::{self, ApiKeyRow};
 use crate::store::{self, Connection};
 
@@ -131,7 +131,7 @@ pub fn list(db: &mut Connection, page: &Page) -> Result<Listing<KeyView>> {
         .map(|a| {
             a.rsplit_once('/')
                 .and_then(|(name, id)| Some((name.to_string(), Uuid::parse_str(id).ok()?)))
-                .ok_or_else(|| ServiceError::Invalid("cursor is not one this API returned".into()))
+                .ok_or_else(super::bad_cursor)
         })
         .transpose()?;
     let now = store::now(db)?;

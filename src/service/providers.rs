@@ -20,6 +20,7 @@ pub use crate::store::jwt_providers::ProviderRow;
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProvider {
+    #[schema(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
     pub name: String,
     /// The JWKS URL (`https://`, or `http://` on a loopback host); without
     /// it, found from `issuer` by OpenID Connect discovery.

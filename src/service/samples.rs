@@ -7,14 +7,16 @@ use crate::store::notifications::NotificationInfo;
 
 /// `(language, program)` pairs for `n`: the one asked for, or every language
 /// that applies, in the contract's order. Refused for a notification that is
-/// not secured (nothing could send to it) and for an unknown language.
+/// not secured (`Conflict`: nothing could send to it yet), for an unknown
+/// language (`Invalid`) and for one with no sample for this notification
+/// (`NotFound`: `browser` when secured by API keys).
 pub fn render(
     public_base: &str,
     n: &NotificationInfo,
     lang: Option<&str>,
 ) -> Result<Vec<(String, String)>> {
     let Some(auth_method) = n.security else {
-        return Err(ServiceError::Invalid(format!(
+        return Err(ServiceError::Conflict(format!(
             "{ws}/{slug} is not secured, so no sample can send to it; secure it first \
              (`eventward notification secure {ws}/{slug} --api-key NAME`)",
             ws = n.workspace,
@@ -29,10 +31,16 @@ pub fn render(
     };
     match lang {
         Some(lang) => {
-            let code = samples::render(lang, &target).ok_or_else(|| {
-                ServiceError::Invalid(format!(
-                    "no {} sample for this notification; choose one of: {}",
+            if !samples::LANGS.contains(&lang) {
+                return Err(ServiceError::Invalid(format!(
+                    "no sample language {}; choose one of: {}",
                     lang.escape_default(),
+                    samples::languages(auth_method).join(", ")
+                )));
+            }
+            let code = samples::render(lang, &target).ok_or_else(|| {
+                ServiceError::NotFound(format!(
+                    "no {lang} sample for this notification; choose one of: {}",
                     samples::languages(auth_method).join(", ")
                 ))
             })?;

@@ -99,28 +99,31 @@ pub fn pool(url: &str, size: u32) -> Pool {
 
 /// One connection: the CLI's own, or one taken from the daemon's [`Pool`]
 /// for an admin request. Every service operation is a short transaction on it.
-pub enum Connection {
+/// Opaque: no Diesel type leaves the store.
+pub struct Connection(Conn);
+
+enum Conn {
     Own(PgConnection),
     Pooled(PooledConnection<ConnectionManager<PgConnection>>),
 }
 
 impl Connection {
     fn pg(&mut self) -> &mut PgConnection {
-        match self {
-            Connection::Own(c) => c,
-            Connection::Pooled(c) => c,
+        match &mut self.0 {
+            Conn::Own(c) => c,
+            Conn::Pooled(c) => c,
         }
     }
 }
 
 pub fn connect(url: &str) -> Result<Connection> {
-    establish(url).map(Connection::Own)
+    establish(url).map(|c| Connection(Conn::Own(c)))
 }
 
 impl Pool {
     /// A connection from the pool (blocks up to 3 s; run it off the async workers).
     pub fn connection(&self) -> Result<Connection> {
-        Ok(Connection::Pooled(self.get()?))
+        Ok(Connection(Conn::Pooled(self.get()?)))
     }
 }
 
