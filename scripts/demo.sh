@@ -145,10 +145,17 @@ fi
 if [[ -f examples/consume.rs ]]; then
     printf '  cargo run --release --example consume    # prints each event as it arrives\n'
 fi
+# A one-time sign-in link for the web console (valid 10 minutes, used once).
+CONSOLE_LINK=$("$BIN" --config "$CONFIG" console-link | grep -Eo 'https?://[^ ]+/console/link/[^ ]+')
 cat <<EOF
 
   # code samples for other languages
   $BIN --config $CONFIG samples demo/hello
+
+The web console (the product page's flow in a browser): open this one-time
+sign-in link within 10 minutes (later: $BIN --config $CONFIG console-link)
+
+  $CONSOLE_LINK
 
 Starting eventward serve (Ctrl-C stops it) ...
 

@@ -14,10 +14,15 @@
 #   promtool      prometheus                (tests/metrics.rs: promtool check metrics,
 #   prometheus                               and a real server scraping the daemon)
 #   npm           npm                       (installs tests/oidc: the OpenID provider tests/oidc.rs runs)
-# Then `npm ci` in tests/oidc (oidc-provider, pinned by its package-lock.json),
-# skipped when node_modules already holds that exact lock file.
+#   chromium      chromium                  (tests/console.rs drives it with playwright-core)
+# Then `npm ci` in tests/oidc (oidc-provider) and in tests/console
+# (playwright-core), each pinned by its package-lock.json, skipped when
+# node_modules already holds that exact lock file.
 # and what tests/package.rs needs: lintian, systemd-analyze (systemd), and
 # cargo-deb (from crates.io: cargo install cargo-deb --locked).
+# And schemathesis (PyPI, pinned) for tests/admin_openapi.rs, in a venv of its
+# own at $EVENTWARD_SCHEMATHESIS_VENV (default ~/.cache/eventward/schemathesis),
+# created only when absent or not the pinned version (python3-venv for Debian's python3).
 # Idempotent: when everything is present it only checks (well under a second);
 # `apt-get update` runs once, and only when something is missing. A python3
 # that is not Debian's own (pyenv, a venv) gets requests from pip instead.
@@ -59,8 +64,12 @@ missing_packages() {
     fi
     { have mcs && have mono; } || echo mono-devel
     { have promtool && have prometheus; } || echo prometheus
+    if [[ $(command -v python3 || true) == /usr/bin/python3 ]] && ! quiet python3 -c 'import ensurepip'; then
+        echo python3-venv
+    fi
     have lintian || echo lintian
     have systemd-analyze || echo systemd
+    [[ -x /usr/bin/chromium ]] || echo chromium
 }
 
 read -r -a missing <<<"$(missing_packages | tr '\n' ' ')"
@@ -95,15 +104,33 @@ if ! quiet python3 -c 'import requests'; then
     quiet python3 -c 'import requests' || die "python3 ($(command -v python3)) cannot import requests"
 fi
 
-# The OpenID provider of tests/oidc.rs. The stamp is the lock file's hash,
-# written only after a complete `npm ci`, so a changed lock file or an
-# interrupted install reinstalls.
-oidc_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/oidc" && pwd)
-oidc_stamp=$oidc_dir/node_modules/.eventward-lock.sha256
-oidc_lock=$(sha256sum "$oidc_dir/package-lock.json" | cut -d' ' -f1)
-if [[ ! -f $oidc_stamp || $(cat "$oidc_stamp") != "$oidc_lock" ]]; then
-    log "installing the test OpenID provider (npm ci in tests/oidc)"
-    (cd "$oidc_dir" && npm ci --no-audit --no-fund --loglevel=error >&2) ||
-        die "npm ci in $oidc_dir failed"
-    printf '%s\n' "$oidc_lock" >"$oidc_stamp"
+# The Node.js packages of tests/oidc (the OpenID provider tests/oidc.rs runs)
+# and tests/console (playwright-core, which tests/console.rs runs against
+# Debian's chromium). The stamp is the lock file's hash, written only after a
+# complete `npm ci`, so a changed lock file or an interrupted install
+# reinstalls.
+npm_ci() {
+    local dir stamp lock
+    dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/$1" && pwd)
+    stamp=$dir/node_modules/.eventward-lock.sha256
+    lock=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    if [[ ! -f $stamp || $(cat "$stamp") != "$lock" ]]; then
+        log "installing $2 (npm ci in tests/$1)"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) ||
+            die "npm ci in $dir failed"
+        printf '%s\n' "$lock" >"$stamp"
+    fi
+}
+npm_ci oidc "the test OpenID provider"
+npm_ci console "playwright-core for the console's browser test"
+
+# schemathesis for tests/admin_openapi.rs (the admin API against its OpenAPI document).
+schemathesis_version=4.32.5
+st_venv=${EVENTWARD_SCHEMATHESIS_VENV:-$HOME/.cache/eventward/schemathesis}
+if ! quiet "$st_venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '$schemathesis_version')"; then
+    log "installing schemathesis $schemathesis_version into $st_venv (pip)"
+    rm -rf "$st_venv"
+    python3 -m venv "$st_venv" || die "python3 -m venv $st_venv failed"
+    "$st_venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$schemathesis_version" >&2 ||
+        die "pip install schemathesis==$schemathesis_version failed"
 fi

@@ -2,11 +2,16 @@
 //! `0-9A-Za-z` + a 6-character CRC-32 checksum of those 40 characters in the
 //! same alphabet. The checksum lets us refuse a mistyped or made-up key
 //! without touching the registry; only the SHA-256 of a key is ever stored.
+//!
+//! Admin tokens (contract, "Admin listener") have the same shape with the
+//! prefix `evwa_`: the functions ending in `_with` take the prefix.
 
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
 pub const PREFIX: &str = "evw_";
+/// The admin tokens' prefix.
+pub const ADMIN_PREFIX: &str = "evwa_";
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const RANDOM_LEN: usize = 40;
 const CHECKSUM_LEN: usize = 6;
@@ -24,14 +29,19 @@ pub struct NewKey {
 }
 
 pub fn generate() -> NewKey {
+    generate_with(PREFIX)
+}
+
+/// A key or token with `prefix` (`evw_` or `evwa_`).
+pub fn generate_with(prefix: &str) -> NewKey {
     let mut rng = rand::rng();
     let random: String = (0..RANDOM_LEN)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect();
-    let secret = format!("{PREFIX}{random}{}", checksum(random.as_bytes()));
+    let secret = format!("{prefix}{random}{}", checksum(random.as_bytes()));
     NewKey {
         hash: hash(&secret),
-        prefix: format!("{PREFIX}{}", &random[..6]),
+        prefix: format!("{prefix}{}", &random[..6]),
         secret,
     }
 }
@@ -48,7 +58,12 @@ pub fn looks_like_key(credential: &str) -> bool {
 
 /// Format and checksum check: no lookup, no hashing.
 pub fn well_formed(key: &str) -> bool {
-    let Some(body) = key.strip_prefix(PREFIX) else {
+    well_formed_with(PREFIX, key)
+}
+
+/// [`well_formed`] for keys or tokens with `prefix`.
+pub fn well_formed_with(prefix: &str, key: &str) -> bool {
+    let Some(body) = key.strip_prefix(prefix) else {
         return false;
     };
     if body.len() != RANDOM_LEN + CHECKSUM_LEN || !body.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -112,5 +127,17 @@ mod tests {
         assert!(!well_formed(&k[..49]));
         assert!(!well_formed(&format!("{k}0")));
         assert!(!well_formed(&k.replacen("evw_", "evx_", 1)));
+    }
+
+    #[test]
+    fn admin_tokens_have_their_own_prefix() {
+        let t = generate_with(ADMIN_PREFIX);
+        // The contract says "50 characters", but evwa_ + 40 + 6 is 51: the format wins.
+        assert_eq!(t.secret.len(), 51);
+        assert!(t.secret.starts_with("evwa_"));
+        assert_eq!(t.prefix, &t.secret[..11]);
+        assert!(well_formed_with(ADMIN_PREFIX, &t.secret));
+        assert!(!well_formed(&t.secret), "an admin token is not an API key");
+        assert!(!well_formed_with(ADMIN_PREFIX, &generate().secret));
     }
 }

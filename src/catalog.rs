@@ -57,6 +57,8 @@ pub struct ApiKey {
     pub name: String,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// A disabled key is refused with `disabled_api_key` until enabled.
+    pub disabled: bool,
 }
 
 /// Every API key eventward issued, by the SHA-256 of the key.
@@ -129,6 +131,7 @@ impl Catalog {
                  hash,
                  expires_at,
                  revoked_at,
+                 disabled_at,
              }| {
                 by_hash.insert(
                     hash,
@@ -137,6 +140,7 @@ impl Catalog {
                         name,
                         expires_at,
                         revoked_at,
+                        disabled: disabled_at.is_some(),
                     },
                 );
             },

@@ -84,8 +84,12 @@ pub struct Jwt {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Admin {
-    /// The admin listener (`/metrics`); empty disables it.
+    /// The admin listener (`/metrics`, `/admin/v1/`, `/console/`); empty disables it.
     pub listen: String,
+    /// The URL browsers reach the admin listener at (a reverse proxy's
+    /// `https://…`), used in `console-link` URLs; empty: `http://{listen}`.
+    #[serde(default)]
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -130,6 +134,7 @@ max_stale_secs = 86400
 
 [admin]
 listen = "127.0.0.1:8081"
+public_url = ""
 
 [log]
 level = "info"

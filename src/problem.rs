@@ -39,11 +39,20 @@ pub enum Code {
     BrokerUnavailable,
     NoRoute,
     StoreUnavailable,
+    DisabledApiKey,
+    InvalidAdminToken,
+    InsufficientScope,
+    NotFound,
+    Conflict,
+    InvalidRequest,
+    CheckFailed,
+    InternalError,
+    CsrfFailed,
 }
 
 impl Code {
     /// Every code, in declaration order (`code as usize` indexes it).
-    pub const ALL: [Code; 27] = {
+    pub const ALL: [Code; 36] = {
         use Code::*;
         [
             CredentialsInQuery,
@@ -73,6 +82,15 @@ impl Code {
             BrokerUnavailable,
             NoRoute,
             StoreUnavailable,
+            DisabledApiKey,
+            InvalidAdminToken,
+            InsufficientScope,
+            NotFound,
+            Conflict,
+            InvalidRequest,
+            CheckFailed,
+            InternalError,
+            CsrfFailed,
         ]
     };
 
@@ -106,6 +124,15 @@ impl Code {
             BrokerUnavailable => "broker_unavailable",
             NoRoute => "no_route",
             StoreUnavailable => "store_unavailable",
+            DisabledApiKey => "disabled_api_key",
+            InvalidAdminToken => "invalid_admin_token",
+            InsufficientScope => "insufficient_scope",
+            NotFound => "not_found",
+            Conflict => "conflict",
+            InvalidRequest => "invalid_request",
+            CheckFailed => "check_failed",
+            InternalError => "internal_error",
+            CsrfFailed => "csrf_failed",
         }
     }
 
@@ -117,9 +144,17 @@ impl Code {
             }
             MissingCredentials | InvalidApiKey | ExpiredApiKey | RevokedApiKey | InvalidToken
             | ExpiredToken | TokenNotYetValid | InvalidAudience | InvalidIssuer
-            | UnsupportedAlgorithm | UnknownKeyId => StatusCode::UNAUTHORIZED,
-            CredentialNotAllowed | EndpointNotSecured => StatusCode::FORBIDDEN,
-            UnknownEndpoint => StatusCode::NOT_FOUND,
+            | UnsupportedAlgorithm | UnknownKeyId | DisabledApiKey | InvalidAdminToken => {
+                StatusCode::UNAUTHORIZED
+            }
+            CredentialNotAllowed | EndpointNotSecured | InsufficientScope | CsrfFailed => {
+                StatusCode::FORBIDDEN
+            }
+            UnknownEndpoint | NotFound => StatusCode::NOT_FOUND,
+            InvalidRequest => StatusCode::BAD_REQUEST,
+            Conflict => StatusCode::CONFLICT,
+            CheckFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             IdempotencyKeyInUse => StatusCode::CONFLICT,
             IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -160,6 +195,15 @@ impl Code {
             BrokerUnavailable => "Broker unavailable",
             NoRoute => "No route",
             StoreUnavailable => "Store unavailable",
+            DisabledApiKey => "Disabled API key",
+            InvalidAdminToken => "Invalid admin token",
+            InsufficientScope => "Insufficient scope",
+            NotFound => "Not found",
+            Conflict => "Conflict",
+            InvalidRequest => "Invalid request",
+            CheckFailed => "Check failed",
+            InternalError => "Internal error",
+            CsrfFailed => "CSRF check failed",
         }
     }
 
@@ -181,6 +225,9 @@ impl Code {
 pub struct Problem {
     pub code: Code,
     pub detail: String,
+    /// Extension members (RFC 9457 §3.2) added to the body, e.g. the JWKS
+    /// check report of a refused provider.
+    pub extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl Problem {
@@ -188,6 +235,7 @@ impl Problem {
         Problem {
             code,
             detail: detail.into(),
+            extensions: None,
         }
     }
 }
@@ -252,6 +300,8 @@ struct Body<'a> {
     status: u16,
     detail: &'a str,
     code: &'static str,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    extensions: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -265,7 +315,12 @@ impl ResponseError for Problem {
         let status = self.code.status();
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
-        if status == StatusCode::UNAUTHORIZED {
+        if self.code == Code::InsufficientScope {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                r#"Bearer realm="eventward", error="insufficient_scope", scope="admin""#,
+            ));
+        } else if status == StatusCode::UNAUTHORIZED {
             response.insert_header((
                 header::WWW_AUTHENTICATE,
                 r#"Bearer realm="eventward", error="invalid_token""#,
@@ -284,6 +339,7 @@ impl ResponseError for Problem {
                 status: status.as_u16(),
                 detail: &self.detail,
                 code: self.code.as_str(),
+                extensions: self.extensions.as_deref(),
             })
             .expect("problem serializes"),
         )

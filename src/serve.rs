@@ -83,6 +83,9 @@ async fn serve(
     let admin_state = web::Data::new(AdminState {
         current: current.clone(),
         jwks_slots: jwks_slots.clone(),
+        pool: pool.clone(),
+        throttle: admin::auth::Throttle::default(),
+        public_base: settings.public_base().to_string(),
     });
     let state = web::Data::new(AppState {
         current,
@@ -127,6 +130,10 @@ async fn serve(
             .with_context(|| format!("cannot listen on {addr} (admin.listen)"))?
             .run();
             log::info!("admin listener on http://{addr} (/metrics)");
+            log::info!(
+                "web console at {}/console/ (sign in with an admin token, or run `eventward console-link` for a one-time link)",
+                crate::console::console_base(&settings)
+            );
             Some(admin)
         }
         None => {
@@ -146,7 +153,7 @@ async fn serve(
             admin.stop(true).await;
         }
     });
-    actix_rt::spawn(purge_idempotency_records(pool));
+    actix_rt::spawn(purge_expired_records(pool));
     let live = Live {
         limits,
         reload_secs,
@@ -203,17 +210,30 @@ async fn reload_on_hangup(mut running: Settings, config_file: Option<PathBuf>, l
     }
 }
 
-async fn purge_idempotency_records(pool: store::Pool) {
+async fn purge_expired_records(pool: store::Pool) {
     let mut every = actix_rt::time::interval(Duration::from_secs(600));
     loop {
         every.tick().await;
-        let pool = pool.clone();
-        let purged = web::block(move || store::idempotency::purge_expired(&pool)).await;
+        let idempotency = pool.clone();
+        let purged = web::block(move || store::idempotency::purge_expired(&idempotency)).await;
         match purged {
             Ok(Ok(n)) if n > 0 => log::info!("purged {n} expired Idempotency-Key records"),
             Ok(Ok(_)) => {}
             Ok(Err(e)) => log::warn!("cannot purge Idempotency-Key records: {e}"),
             Err(e) => log::warn!("Idempotency-Key purge task failed: {e}"),
+        }
+        // Console sign-in links and sessions a day past their expiry.
+        let console = pool.clone();
+        let purged = web::block(move || {
+            let mut conn = console.connection()?;
+            store::console_sessions::purge_expired(&mut conn)
+        })
+        .await;
+        match purged {
+            Ok(Ok(n)) if n > 0 => log::info!("purged {n} expired console links and sessions"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => log::warn!("cannot purge console links and sessions: {e}"),
+            Err(e) => log::warn!("console session purge task failed: {e}"),
         }
     }
 }

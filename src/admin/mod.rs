@@ -1,8 +1,11 @@
 //! The admin listener (`admin.listen`, default `127.0.0.1:8081`): a second
 //! HTTP server in the `eventward serve` process, apart from the public
-//! intake, for operators. It serves `/metrics` now; the admin API
-//! (`/admin/v1/…`) and the console (`/console/`) are to be added as further
-//! scopes in [`routes`]. Anything else is a problem+json 404.
+//! intake, for operators. It serves `/metrics`, the admin API
+//! (`/admin/v1/…`, [`api`], authenticated by [`auth`]) and the web console
+//! (`/console/`, [`crate::console`]). Anything else is a problem+json 404.
+
+pub mod api;
+pub mod auth;
 
 use std::sync::Arc;
 
@@ -12,15 +15,25 @@ use crate::jwks_refresher::JwksSlots;
 use crate::metrics;
 use crate::problem::{Code, Problem};
 use crate::snapshot::Current;
+use crate::store::Pool;
 
 /// What the admin handlers read; shared by the admin workers.
 pub struct AdminState {
     pub current: Arc<Current>,
     pub jwks_slots: JwksSlots,
+    /// Admin requests take their connections here (under `web::block`).
+    pub pool: Pool,
+    /// Slows down repeated bad admin tokens, per client address.
+    pub throttle: auth::Throttle,
+    /// `http.public_url` without a trailing slash: notifications' endpoints
+    /// and code samples use it.
+    pub public_base: String,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(scrape))
+        .configure(api::routes)
+        .configure(crate::console::routes)
         .default_service(web::to(not_found));
 }
 

@@ -169,6 +169,15 @@ impl Guard {
                 format!("API key {} was revoked", found.name),
             ));
         }
+        if found.disabled {
+            return Err(Problem::new(
+                Code::DisabledApiKey,
+                format!(
+                    "API key {} is disabled; an operator can enable it again",
+                    found.name
+                ),
+            ));
+        }
         if found.expires_at.is_some_and(|t| t <= now) {
             return Err(Problem::new(
                 Code::ExpiredApiKey,

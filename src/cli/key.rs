@@ -1,72 +1,66 @@
-//! `eventward key create | list | revoke | roll`. Every time a key is judged
-//! by is the database's (see `store::api_keys`), the status shown included.
+//! `eventward key create | list | revoke | roll | disable | enable`:
+//! printing only; the rules are in [`crate::service::keys`].
 
-use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::output::{humanize, time, Out};
 use super::KeyCmd;
-use crate::store::api_keys::{self, ApiKeyRow, IssuedKey};
-use crate::store::{self, Connection};
+use crate::service::keys::{self, IssuedKey, KeyStatus, KeyView};
+use crate::service::{Actor, Page};
+use crate::store::Connection;
 
-fn status(k: &ApiKeyRow, now: DateTime<Utc>) -> &'static str {
-    if k.revoked_at.is_some() {
-        "revoked"
-    } else if k.expires_at.is_some_and(|e| e <= now) {
-        "expired"
-    } else if k.rolled_to.is_some() {
-        "rolled (in grace period)"
-    } else {
-        "active"
+/// The CLI's words for a status (`rolled` keeps its longer CLI spelling).
+fn status(k: &KeyView) -> &'static str {
+    match k.status {
+        KeyStatus::Rolled => "rolled (in grace period)",
+        other => other.as_str(),
     }
 }
 
 fn print_issued(out: Out, issued: &IssuedKey, verb: &str) {
-    let row = &issued.row;
     if out.json {
-        out.print(json!({
-            "id": row.id,
-            "name": row.name,
-            "prefix": row.prefix,
-            "key": issued.secret,
-            "expires_at": row.expires_at,
-        }));
+        out.print(json!(issued));
     } else {
         println!(
             "{verb} API key {} (id {}, prefix {})",
-            row.name, row.id, row.prefix
+            issued.name, issued.id, issued.prefix
         );
-        if let Some(e) = row.expires_at {
+        if let Some(e) = issued.expires_at {
             println!("expires {}", time(Some(e)));
         }
         println!();
-        println!("    {}", issued.secret);
+        println!("    {}", issued.key);
         println!();
         println!("This is the only time the key is shown: store it in your secret manager now.");
         println!("Use it server-side only, never in a browser or a mobile app.");
     }
 }
 
-pub fn run(conn: &mut Connection, out: Out, cmd: KeyCmd) -> anyhow::Result<()> {
+fn print_changed(out: Out, k: &KeyView, verb: &str) {
+    if out.json {
+        let mut v = json!(k);
+        v["status"] = json!(status(k));
+        out.print(v);
+    } else {
+        println!("{verb} API key {} (status: {})", k.name, status(k));
+    }
+}
+
+pub fn run(conn: &mut Connection, who: &Actor, out: Out, cmd: KeyCmd) -> anyhow::Result<()> {
     match cmd {
         KeyCmd::Create { name, expires_in } => {
-            let issued = api_keys::create(conn, &name, expires_in)?;
+            let issued = keys::create(conn, who, &name, expires_in)?;
             print_issued(out, &issued, "created");
         }
         KeyCmd::List => {
-            let now = store::now(conn)?;
-            let keys = api_keys::list(conn)?;
+            let keys = keys::list(conn, &Page::all())?.items;
             if out.json {
                 let rows: Vec<_> = keys
                     .iter()
-                    .map(|listed| {
-                        let k = &listed.row;
-                        json!({
-                            "id": k.id, "name": k.name, "prefix": k.prefix,
-                            "created_at": k.created_at, "expires_at": k.expires_at,
-                            "revoked_at": k.revoked_at, "last_used_at": listed.last_used_at,
-                            "status": status(k, now),
-                        })
+                    .map(|k| {
+                        let mut v = json!(k);
+                        v["status"] = json!(status(k));
+                        v
                     })
                     .collect();
                 out.print(json!(rows));
@@ -75,30 +69,29 @@ pub fn run(conn: &mut Connection, out: Out, cmd: KeyCmd) -> anyhow::Result<()> {
                     "{:<24} {:<12} {:<21} {:<21} {:<21} STATUS",
                     "NAME", "PREFIX", "CREATED", "EXPIRES", "LAST USED"
                 );
-                for listed in &keys {
-                    let k = &listed.row;
+                for k in &keys {
                     println!(
                         "{:<24} {:<12} {:<21} {:<21} {:<21} {}",
                         k.name,
                         k.prefix,
                         time(Some(k.created_at)),
                         time(k.expires_at),
-                        time(listed.last_used_at),
-                        status(k, now)
+                        time(k.last_used_at),
+                        status(k)
                     );
                 }
             }
         }
         KeyCmd::Revoke { name } => {
-            let revoked = api_keys::revoke(conn, &name)?;
+            let revoked = keys::revoke(conn, who, &name)?;
             if out.json {
-                out.print(json!({ "name": name, "revoked": revoked.iter().map(|k| k.id).collect::<Vec<_>>() }));
+                out.print(json!({ "name": name, "revoked": revoked }));
             } else {
                 println!("revoked API key {name} ({} key(s), including any still in a roll grace period)", revoked.len());
             }
         }
         KeyCmd::Roll { name, grace } => {
-            let issued = api_keys::roll(conn, &name, grace)?;
+            let issued = keys::roll(conn, who, &name, grace)?;
             if !out.json {
                 println!(
                     "the previous {name} key keeps working for {}",
@@ -106,6 +99,14 @@ pub fn run(conn: &mut Connection, out: Out, cmd: KeyCmd) -> anyhow::Result<()> {
                 );
             }
             print_issued(out, &issued, "rolled");
+        }
+        KeyCmd::Disable { name } => {
+            let k = keys::disable(conn, who, &name)?;
+            print_changed(out, &k, "disabled");
+        }
+        KeyCmd::Enable { name } => {
+            let k = keys::enable(conn, who, &name)?;
+            print_changed(out, &k, "enabled");
         }
     }
     Ok(())

@@ -2,9 +2,14 @@
 //! definitions and the dispatch. Every command other than `serve` is a short
 //! transaction against the catalog; running daemons see its effect within
 //! 2 s through LISTEN/NOTIFY. One file per command group; all printing
-//! helpers in [`output`].
+//! helpers in [`output`]. The rules live in [`crate::service`], shared with
+//! the admin API: these files only print what it returns. Every change is
+//! audited as `cli:<OS user>`.
 
+mod admin_token;
+mod audit;
 mod config;
+mod console_link;
 mod key;
 mod notification;
 mod output;
@@ -19,6 +24,7 @@ use clap::{ArgGroup, Parser, Subcommand};
 use serde_json::json;
 
 use crate::config::Settings;
+use crate::service::{self, Actor};
 use crate::store;
 use output::Out;
 
@@ -68,6 +74,36 @@ pub enum Command {
     /// Check the configuration (and, with --connect, the services it names)
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Admin tokens for the admin API (scope read or admin)
+    #[command(subcommand)]
+    AdminToken(AdminTokenCmd),
+    /// The audit log of changes made through the CLI, the admin API and the console, newest first
+    Audit {
+        /// Entries per page (1 to 500; default 100)
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Continue after a previous page (its next_cursor)
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Print a one-time sign-in link for the web console (valid 10 minutes, used once)
+    ConsoleLink,
+}
+
+#[derive(Subcommand)]
+pub enum AdminTokenCmd {
+    /// Create an admin token; it is printed once and never again
+    Create {
+        #[arg(long)]
+        name: String,
+        /// read (look only) or admin (change)
+        #[arg(long, value_parser = ["read", "admin"])]
+        scope: String,
+    },
+    /// List the admin tokens (never their secrets)
+    List,
+    /// Revoke an admin token: refused at once by every running daemon
+    Revoke { name: String },
 }
 
 #[derive(Subcommand)]
@@ -138,6 +174,10 @@ pub enum KeyCmd {
         #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = crate::duration::parse)]
         grace: Duration,
     },
+    /// Disable a key without deleting it: refused with disabled_api_key until enabled
+    Disable { name: String },
+    /// Enable a disabled key again
+    Enable { name: String },
 }
 
 #[derive(Subcommand)]
@@ -185,6 +225,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let mut conn = store::connect(url)?;
     let out = Out { json: cli.json };
+    let who = Actor::cli();
     match cli.command {
         Command::Serve | Command::Config(_) => unreachable!("handled above"),
         Command::Migrate => {
@@ -197,13 +238,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("applied migrations: {}", applied.join(", "));
             }
         }
-        Command::Workspace(cmd) => workspace::run(&mut conn, out, cmd)?,
-        Command::Notification(cmd) => notification::run(&mut conn, &settings, out, cmd)?,
-        Command::Key(cmd) => key::run(&mut conn, out, cmd)?,
-        Command::Provider(cmd) => provider::run(&mut conn, out, cmd)?,
+        Command::Workspace(cmd) => workspace::run(&mut conn, &who, out, cmd)?,
+        Command::Notification(cmd) => notification::run(&mut conn, &who, &settings, out, cmd)?,
+        Command::Key(cmd) => key::run(&mut conn, &who, out, cmd)?,
+        Command::Provider(cmd) => provider::run(&mut conn, &who, out, cmd)?,
+        Command::AdminToken(cmd) => admin_token::run(&mut conn, &who, out, cmd)?,
+        Command::Audit { limit, cursor } => audit::run(&mut conn, out, limit, cursor)?,
+        Command::ConsoleLink => console_link::run(&mut conn, &who, &settings, out)?,
         Command::Samples { path, lang } => {
-            let (ws, slug) = store::notifications::parse_path(&path)?;
-            let n = store::notifications::show(&mut conn, ws, slug)?;
+            let (ws, slug) = service::notifications::parse_path(&path)?;
+            let n = service::notifications::show(&mut conn, ws, slug)?;
             samples::print(&settings, out, &n, lang.as_deref())?;
         }
     }

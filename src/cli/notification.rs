@@ -1,4 +1,5 @@
-//! `eventward notification create | list | show | secure`.
+//! `eventward notification create | list | show | secure`: printing only;
+//! the rules are in [`crate::service::notifications`].
 
 use serde_json::json;
 
@@ -6,7 +7,8 @@ use super::output::Out;
 use super::{samples, NotificationCmd};
 use crate::catalog::AuthMethod;
 use crate::config::Settings;
-use crate::store::notifications::{self, NotificationInfo, Securing};
+use crate::service::notifications::{self, NotificationInfo, Security};
+use crate::service::{Actor, Page};
 use crate::store::Connection;
 
 /// What the notification accepts, in words.
@@ -20,6 +22,7 @@ fn describe(n: &NotificationInfo) -> String {
 
 pub fn run(
     conn: &mut Connection,
+    who: &Actor,
     settings: &Settings,
     out: Out,
     cmd: NotificationCmd,
@@ -27,7 +30,7 @@ pub fn run(
     match cmd {
         NotificationCmd::Create { path, name } => {
             let (ws, slug) = notifications::parse_path(&path)?;
-            let n = notifications::create(conn, ws, slug, name.as_deref().unwrap_or(slug))?;
+            let n = notifications::create(conn, who, ws, slug, name.as_deref())?;
             if out.json {
                 out.print(json!(n));
             } else {
@@ -38,7 +41,7 @@ pub fn run(
             }
         }
         NotificationCmd::List { workspace } => {
-            let all = notifications::list(conn, workspace.as_deref())?;
+            let all = notifications::list(conn, workspace.as_deref(), &Page::all())?.items;
             if out.json {
                 out.print(json!(all));
             } else {
@@ -55,7 +58,7 @@ pub fn run(
         NotificationCmd::Show { path } => {
             let (ws, slug) = notifications::parse_path(&path)?;
             let n = notifications::show(conn, ws, slug)?;
-            let endpoint = format!("{}/v1/events/{ws}/{slug}", settings.public_base());
+            let endpoint = notifications::endpoint_url(settings.public_base(), ws, slug);
             if out.json {
                 let mut v = json!(n);
                 v["endpoint"] = json!(endpoint);
@@ -77,15 +80,15 @@ pub fn run(
             allowed_origins,
         } => {
             let (ws, slug) = notifications::parse_path(&path)?;
-            let securing = if api_keys.is_empty() {
-                Securing::Jwt {
-                    providers: &jwt_providers,
-                    allowed_origins: &allowed_origins,
+            let security = if api_keys.is_empty() {
+                Security::Jwt {
+                    providers: jwt_providers,
+                    allowed_origins,
                 }
             } else {
-                Securing::ApiKeys(&api_keys)
+                Security::ApiKeys(api_keys)
             };
-            let n = notifications::secure(conn, ws, slug, securing)?;
+            let n = notifications::secure(conn, who, ws, slug, &security)?;
             if !out.json {
                 println!("{ws}/{slug} now accepts {}", describe(&n));
                 println!();

@@ -1,119 +1,67 @@
-//! `eventward provider add | check | list | remove`.
+//! `eventward provider add | check | list | remove`: printing only; the
+//! rules (discovery, *Check API Credentials*, saved only when the check
+//! passes unless forced) are in [`crate::service::providers`].
 
 use anyhow::bail;
 use serde_json::json;
 
 use super::output::Out;
 use super::ProviderCmd;
-use crate::jwt::discovery::{self, Discovered};
-use crate::jwt::fetch as jwks;
-use crate::store::{self, jwt_providers, Connection};
+use crate::service::providers::{self, CheckReport, DiscoveryReport, NewProvider};
+use crate::service::{Actor, Page, ServiceError};
+use crate::store::Connection;
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?)
+        .build()?
+        .block_on(f))
 }
 
-/// "Check API Credentials": fetch the JWKS and report usable and unusable keys.
-fn check_jwks(url: &str) -> anyhow::Result<jwks::Fetched> {
-    let url = jwks::check_url(url).map_err(anyhow::Error::msg)?;
-    runtime()?
-        .block_on(jwks::fetch(&jwks::client(), &url))
-        .map_err(|e| anyhow::anyhow!("{e}"))
-}
-
-/// OpenID Connect discovery of `issuer`'s JWKS URL, reported (text, or the
-/// JSON value returned) as the key check is.
-fn discover(out: Out, name: &str, issuer: &str) -> (Option<Discovered>, serde_json::Value) {
-    let result = runtime().map_err(|e| e.to_string()).and_then(|rt| {
-        rt.block_on(discovery::discover(&jwks::client(), issuer))
-            .map_err(|e| e.to_string())
-    });
-    match result {
-        Ok(found) => {
-            if !out.json {
-                println!(
-                    "OpenID configuration of {name} ({}):",
-                    found.configuration_url
-                );
-                println!("  issuer    {}", found.issuer);
-                println!("  jwks_uri  {}", found.jwks_uri);
-            }
-            let report = json!({
-                "ok": true,
-                "url": found.configuration_url.as_str(),
-                "issuer": found.issuer,
-                "jwks_uri": found.jwks_uri.as_str(),
-            });
-            (Some(found), report)
+fn print_discovery(name: &str, d: &DiscoveryReport) {
+    match (&d.issuer, &d.jwks_uri, &d.error) {
+        (Some(issuer), Some(jwks_uri), _) => {
+            println!("OpenID configuration of {name} ({}):", d.url);
+            println!("  issuer    {issuer}");
+            println!("  jwks_uri  {jwks_uri}");
         }
-        Err(e) => {
-            let url = discovery::configuration_url(issuer)
-                .map(|u| u.to_string())
-                .unwrap_or_else(|_| issuer.to_string());
-            if !out.json {
-                println!("OpenID configuration of {name} ({url}): {e}");
-            }
-            (None, json!({"ok": false, "url": url, "error": e}))
-        }
+        (_, _, error) => println!(
+            "OpenID configuration of {name} ({}): {}",
+            d.url,
+            error.as_deref().unwrap_or("failed")
+        ),
     }
 }
 
-fn report_check(
-    out: Out,
-    name: &str,
-    url: &str,
-    result: &anyhow::Result<jwks::Fetched>,
-) -> serde_json::Value {
-    match result {
-        Ok(f) => {
-            let usable: Vec<_> = f
-                .keys
-                .usable()
-                .into_iter()
-                .map(|k| json!({"kid": k.kid, "kty": k.kty, "alg": k.alg}))
-                .collect();
-            let unusable: Vec<_> = f
-                .rejected
-                .iter()
-                .map(|r| json!({"kid": r.kid, "index": r.index, "reason": r.reason}))
-                .collect();
-            if !out.json {
-                println!("JWKS of {name} ({url}):");
-                for k in f.keys.usable() {
-                    println!(
-                        "  usable    kid={} kty={} alg={}",
-                        k.kid,
-                        k.kty,
-                        k.alg.as_deref().unwrap_or("-")
-                    );
-                }
-                for r in &f.rejected {
-                    println!(
-                        "  unusable  {}: {}",
-                        r.kid
-                            .as_deref()
-                            .map_or_else(|| format!("keys[{}]", r.index), |k| format!("kid={k}")),
-                        r.reason
-                    );
-                }
-                if f.keys.is_empty() {
-                    println!("  no usable key");
-                }
-            }
-            json!({"ok": !f.keys.is_empty(), "usable": usable, "unusable": unusable})
-        }
-        Err(e) => {
-            if !out.json {
-                println!("JWKS of {name} ({url}): {e:#}");
-            }
-            json!({"ok": false, "error": format!("{e:#}")})
-        }
+fn print_check(name: &str, c: &CheckReport) {
+    if let Some(e) = &c.error {
+        println!("JWKS of {name} ({}): {e}", c.url);
+        return;
+    }
+    println!("JWKS of {name} ({}):", c.url);
+    for k in &c.usable {
+        println!(
+            "  usable    kid={} kty={} alg={}",
+            k.kid,
+            k.kty,
+            k.alg.as_deref().unwrap_or("-")
+        );
+    }
+    for r in &c.unusable {
+        println!(
+            "  unusable  {}: {}",
+            r.kid
+                .as_deref()
+                .map_or_else(|| format!("keys[{}]", r.index), |k| format!("kid={k}")),
+            r.reason
+        );
+    }
+    if c.usable.is_empty() {
+        println!("  no usable key");
     }
 }
 
-pub fn run(conn: &mut Connection, out: Out, cmd: ProviderCmd) -> anyhow::Result<()> {
+pub fn run(conn: &mut Connection, who: &Actor, out: Out, cmd: ProviderCmd) -> anyhow::Result<()> {
     match cmd {
         ProviderCmd::Add {
             name,
@@ -123,81 +71,59 @@ pub fn run(conn: &mut Connection, out: Out, cmd: ProviderCmd) -> anyhow::Result<
             principal_claim,
             force,
         } => {
-            store::check_name("provider name", &name)?;
-            jwt_providers::check_principal_claim(&principal_claim)?;
-            // The JWKS URL as given, or found by OpenID discovery from the issuer.
-            let mut discovered = None;
-            let jwks_url = match (jwks_url, &issuer) {
-                (Some(url), _) => url,
-                (None, Some(issuer)) => {
-                    let (found, report) = discover(out, &name, issuer);
-                    let Some(found) = found else {
-                        if out.json {
-                            out.print(json!({"saved": false, "discovery": report}));
-                        }
-                        bail!(
-                            "OpenID discovery from the issuer {issuer} failed, so provider {name} \
-                             was not saved (without a JWKS URL there is nothing to save, even \
-                             with --force; give --jwks-url to name the keys yourself)"
-                        );
-                    };
-                    discovered = Some(report);
-                    found.jwks_uri.to_string()
-                }
-                (None, None) => {
-                    bail!("give --jwks-url, or --issuer to find the keys by OpenID discovery")
-                }
+            let new = NewProvider {
+                name: name.clone(),
+                jwks_url,
+                audiences: audience,
+                issuer,
+                principal_claim: Some(principal_claim),
             };
-            jwks::check_url(&jwks_url).map_err(anyhow::Error::msg)?;
-            let result = check_jwks(&jwks_url);
-            let check = report_check(out, &name, &jwks_url, &result);
-            let passed = check["ok"] == json!(true);
-            if !passed && !force {
-                if out.json {
-                    let mut v = json!({"saved": false, "check": check});
-                    if let Some(d) = discovered {
-                        v["discovery"] = d;
+            let result = block_on(providers::prepare(new))?.and_then(|prepared| {
+                if !out.json {
+                    if let Some(d) = &prepared.discovery {
+                        print_discovery(&name, d);
                     }
-                    out.print(v);
+                    print_check(&name, &prepared.check);
                 }
-                bail!("the JWKS check failed, so provider {name} was not saved (use --force to save it anyway)");
-            }
-            let row = jwt_providers::add(
-                conn,
-                &jwt_providers::NewProvider {
-                    name: &name,
-                    jwks_url: &jwks_url,
-                    audiences: &audience,
-                    issuer: issuer.as_deref(),
-                    principal_claim: &principal_claim,
-                },
-            )?;
-            if out.json {
-                let mut v = json!(row);
-                v["check"] = check;
-                if let Some(d) = discovered {
-                    v["discovery"] = d;
+                providers::add(conn, who, prepared, force)
+            });
+            match result {
+                Ok(added) => {
+                    if out.json {
+                        out.print(json!(added));
+                    } else if added.forced {
+                        println!("saved JWT provider {name} despite the failed check (--force)");
+                    } else {
+                        println!("saved JWT provider {name}");
+                    }
                 }
-                out.print(v);
-            } else if passed {
-                println!("saved JWT provider {name}");
-            } else {
-                println!("saved JWT provider {name} despite the failed check (--force)");
+                Err(ServiceError::CheckFailed { message, report }) => {
+                    if out.json {
+                        out.print(json!(report));
+                    } else if report.check.is_none() {
+                        if let Some(d) = &report.discovery {
+                            print_discovery(&name, d);
+                        }
+                    }
+                    bail!("{}", message.replace("(force to", "(use --force to"))
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         ProviderCmd::Check { name } => {
-            let row = jwt_providers::get(conn, &name)?;
-            let result = check_jwks(&row.jwks_url);
-            let check = report_check(out, &name, &row.jwks_url, &result);
+            let row = providers::get(conn, &name)?;
+            let check = block_on(providers::check(&row.jwks_url))?;
             if out.json {
-                out.print(check.clone());
+                out.print(json!(check));
+            } else {
+                print_check(&name, &check);
             }
-            if check["ok"] != json!(true) {
+            if !check.ok {
                 bail!("the JWKS check of provider {name} failed");
             }
         }
         ProviderCmd::List => {
-            let all = jwt_providers::list(conn)?;
+            let all = providers::list(conn, &Page::all())?.items;
             if out.json {
                 out.print(json!(all));
             } else {
@@ -223,7 +149,7 @@ pub fn run(conn: &mut Connection, out: Out, cmd: ProviderCmd) -> anyhow::Result<
             }
         }
         ProviderCmd::Remove { name } => {
-            let row = jwt_providers::remove(conn, &name)?;
+            let row = providers::remove(conn, who, &name)?;
             if out.json {
                 out.print(json!(row));
             } else {

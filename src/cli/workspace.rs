@@ -1,15 +1,22 @@
-//! `eventward workspace create | list`.
+//! `eventward workspace create | list`: printing only; the rules are in
+//! [`crate::service::workspaces`].
 
 use serde_json::json;
 
 use super::output::Out;
 use super::WorkspaceCmd;
-use crate::store::{self, workspaces};
+use crate::service::{workspaces, Actor, Page};
+use crate::store;
 
-pub fn run(conn: &mut store::Connection, out: Out, cmd: WorkspaceCmd) -> anyhow::Result<()> {
+pub fn run(
+    conn: &mut store::Connection,
+    who: &Actor,
+    out: Out,
+    cmd: WorkspaceCmd,
+) -> anyhow::Result<()> {
     match cmd {
         WorkspaceCmd::Create { slug, name } => {
-            let w = workspaces::create(conn, &slug, name.as_deref().unwrap_or(&slug))?;
+            let w = workspaces::create(conn, who, &slug, name.as_deref())?;
             if out.json {
                 out.print(json!(w));
             } else {
@@ -17,7 +24,7 @@ pub fn run(conn: &mut store::Connection, out: Out, cmd: WorkspaceCmd) -> anyhow:
             }
         }
         WorkspaceCmd::List => {
-            let all = workspaces::list(conn)?;
+            let all = workspaces::list(conn, &Page::all())?.items;
             if out.json {
                 out.print(json!(all));
             } else {

@@ -27,6 +27,8 @@ pub struct ApiKeyRow {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub rolled_to: Option<Uuid>,
+    /// Set while the key is disabled: refused with `disabled_api_key`.
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// What `key create` and `key roll` return: the only time the secret exists
@@ -96,7 +98,7 @@ pub fn create(
     expires_in: Option<Duration>,
 ) -> Result<IssuedKey> {
     check_name("key name", name)?;
-    insert(&mut conn.0, name, expires_in.map(interval))
+    insert(conn.pg(), name, expires_in.map(interval))
 }
 
 /// A key as `key list` shows it: its row and when it was last used (written
@@ -107,14 +109,35 @@ pub struct ListedKey {
 }
 
 pub fn list(conn: &mut Connection) -> Result<Vec<ListedKey>> {
-    let rows: Vec<(ApiKeyRow, Option<DateTime<Utc>>)> = api_keys::table
+    list_page(conn, None, None)
+}
+
+/// Keys ordered by (name, id), those after `after` (a previous page's last
+/// key), at most `limit` of them (all without a limit).
+pub fn list_page(
+    conn: &mut Connection,
+    after: Option<(&str, Uuid)>,
+    limit: Option<i64>,
+) -> Result<Vec<ListedKey>> {
+    let mut query = api_keys::table
         .left_join(api_key_usage::table)
-        .order((api_keys::name, api_keys::created_at.desc()))
+        .order((api_keys::name, api_keys::id))
         .select((
             ApiKeyRow::as_select(),
             api_key_usage::last_used_at.nullable(),
         ))
-        .load(&mut conn.0)?;
+        .into_boxed();
+    if let Some((name, id)) = after {
+        query = query.filter(
+            api_keys::name
+                .gt(name.to_string())
+                .or(api_keys::name.eq(name.to_string()).and(api_keys::id.gt(id))),
+        );
+    }
+    if let Some(limit) = limit {
+        query = query.limit(limit);
+    }
+    let rows: Vec<(ApiKeyRow, Option<DateTime<Utc>>)> = query.load(conn.pg())?;
     Ok(rows
         .into_iter()
         .map(|(row, last_used_at)| ListedKey { row, last_used_at })
@@ -124,7 +147,7 @@ pub fn list(conn: &mut Connection) -> Result<Vec<ListedKey>> {
 /// Revokes the key that holds `name` and any rolled predecessor still in its
 /// grace period: after a revoke, nothing issued under that name works.
 pub fn revoke(conn: &mut Connection, name: &str) -> Result<Vec<ApiKeyRow>> {
-    conn.0.transaction(|conn| {
+    conn.pg().transaction(|conn| {
         current(conn, name)?;
         Ok(diesel::update(
             api_keys::table
@@ -137,11 +160,48 @@ pub fn revoke(conn: &mut Connection, name: &str) -> Result<Vec<ApiKeyRow>> {
     })
 }
 
+/// Disables (`disabled = true`) or enables the key that holds `name` and any
+/// rolled predecessor still in its grace period. Returns the keys changed.
+pub fn set_disabled(conn: &mut Connection, name: &str, disabled: bool) -> Result<Vec<ApiKeyRow>> {
+    conn.pg().transaction(|conn| {
+        current(conn, name)?;
+        let target = api_keys::table
+            .filter(api_keys::name.eq(name))
+            .filter(api_keys::revoked_at.is_null());
+        let rows = if disabled {
+            diesel::update(target.filter(api_keys::disabled_at.is_null()))
+                .set(api_keys::disabled_at.eq(now))
+                .returning(ApiKeyRow::as_returning())
+                .get_results(conn)?
+        } else {
+            diesel::update(target.filter(api_keys::disabled_at.is_not_null()))
+                .set(api_keys::disabled_at.eq(None::<DateTime<Utc>>))
+                .returning(ApiKeyRow::as_returning())
+                .get_results(conn)?
+        };
+        Ok(rows)
+    })
+}
+
+/// When the key was last used (as the daemons recorded it), if ever.
+pub fn last_used(conn: &mut Connection, id: Uuid) -> Result<Option<DateTime<Utc>>> {
+    Ok(api_key_usage::table
+        .find(id)
+        .select(api_key_usage::last_used_at)
+        .first(conn.pg())
+        .optional()?)
+}
+
+/// The current key holding `name`.
+pub fn get(conn: &mut Connection, name: &str) -> Result<ApiKeyRow> {
+    current(conn.pg(), name)
+}
+
 /// Issues a new key under the same name, accepted wherever the old one was;
 /// the old key keeps working until `grace` ends (or its own expiry, if sooner).
 /// The new key gets the same lifetime the old one was created with.
 pub fn roll(conn: &mut Connection, name: &str, grace: Duration) -> Result<IssuedKey> {
-    conn.0.transaction(|conn| {
+    conn.pg().transaction(|conn| {
         let old = current(conn, name)?;
         // Both ends are the database's times.
         let lifetime = old.expires_at.map(|e| {

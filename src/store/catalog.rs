@@ -24,6 +24,7 @@ pub struct KeyRow {
     pub hash: KeyHash,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// The rest of the catalog, read in the same snapshot as the keys.
@@ -65,6 +66,7 @@ impl Listener {
                         api_keys::key_hash,
                         api_keys::expires_at,
                         api_keys::revoked_at,
+                        api_keys::disabled_at,
                     ))
                     .load_iter::<(
                         Uuid,
@@ -72,9 +74,10 @@ impl Listener {
                         Vec<u8>,
                         Option<DateTime<Utc>>,
                         Option<DateTime<Utc>>,
+                        Option<DateTime<Utc>>,
                     ), PgRowByRowLoadingMode>(conn)?;
                 for row in keys {
-                    let (id, name, hash, expires_at, revoked_at) = row?;
+                    let (id, name, hash, expires_at, revoked_at, disabled_at) = row?;
                     // The CHECK constraint guarantees 32 bytes.
                     if let Ok(hash) = KeyHash::try_from(hash.as_slice()) {
                         on_key(KeyRow {
@@ -83,6 +86,7 @@ impl Listener {
                             hash,
                             expires_at,
                             revoked_at,
+                            disabled_at,
                         });
                     }
                 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::schema::jwt_providers;
 use super::{check_name, unique, Connection, Result, StoreError};
 
-#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, utoipa::ToSchema)]
 #[diesel(table_name = jwt_providers)]
 pub struct ProviderRow {
     pub id: Uuid,
@@ -81,12 +81,12 @@ pub fn add(conn: &mut Connection, new: &NewProvider<'_>) -> Result<ProviderRow> 
             jwt_providers::principal_claim.eq(new.principal_claim),
         ))
         .returning(ProviderRow::as_returning())
-        .get_result(&mut conn.0)
+        .get_result(conn.pg())
         .map_err(|e| unique(e, || format!("a JWT provider named {name} already exists")))
 }
 
 pub fn get(conn: &mut Connection, name: &str) -> Result<ProviderRow> {
-    named(&mut conn.0, name)
+    named(conn.pg(), name)
 }
 
 pub(super) fn named(conn: &mut PgConnection, name: &str) -> Result<ProviderRow> {
@@ -103,7 +103,7 @@ pub(super) fn named(conn: &mut PgConnection, name: &str) -> Result<ProviderRow> 
 }
 
 pub fn list(conn: &mut Connection) -> Result<Vec<ProviderRow>> {
-    all(&mut conn.0)
+    all(conn.pg())
 }
 
 pub(super) fn all(conn: &mut PgConnection) -> Result<Vec<ProviderRow>> {
@@ -116,7 +116,7 @@ pub(super) fn all(conn: &mut PgConnection) -> Result<Vec<ProviderRow>> {
 /// Removes a provider. Notifications it secured lose it; one left with no
 /// provider accepts nothing (fail closed) until it is secured again.
 pub fn remove(conn: &mut Connection, name: &str) -> Result<ProviderRow> {
-    conn.0.transaction(|conn| {
+    conn.pg().transaction(|conn| {
         let row = named(conn, name)?;
         diesel::delete(jwt_providers::table.find(row.id)).execute(conn)?;
         Ok(row)

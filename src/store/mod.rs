@@ -6,12 +6,16 @@
 //! - [`catalog::Listener`] — the daemon's LISTEN connection and catalog load.
 //!
 //! One file per table or concern: [`workspaces`], [`notifications`],
-//! [`api_keys`], [`jwt_providers`], [`idempotency`], [`catalog`]. Every time
+//! [`api_keys`], [`jwt_providers`], [`idempotency`], [`catalog`],
+//! [`admin_tokens`], [`audit`], [`console_sessions`] (links and sessions). Every time
 //! that decides access (`created_at`, `expires_at`, `revoked_at`, the end of
 //! a roll's grace period) is the database's `now()`, never a client's clock.
 
+pub mod admin_tokens;
 pub mod api_keys;
+pub mod audit;
 pub mod catalog;
+pub mod console_sessions;
 pub mod idempotency;
 pub mod jwt_providers;
 pub mod key_usage;
@@ -93,11 +97,62 @@ pub fn pool(url: &str, size: u32) -> Pool {
     )
 }
 
-/// One connection, for the CLI: every command is a short transaction on it.
-pub struct Connection(PgConnection);
+/// One connection: the CLI's own, or one taken from the daemon's [`Pool`]
+/// for an admin request. Every service operation is a short transaction on it.
+/// Opaque: no Diesel type leaves the store.
+pub struct Connection(Conn);
+
+enum Conn {
+    Own(PgConnection),
+    Pooled(PooledConnection<ConnectionManager<PgConnection>>),
+}
+
+impl Connection {
+    fn pg(&mut self) -> &mut PgConnection {
+        match &mut self.0 {
+            Conn::Own(c) => c,
+            Conn::Pooled(c) => c,
+        }
+    }
+}
 
 pub fn connect(url: &str) -> Result<Connection> {
-    establish(url).map(Connection)
+    establish(url).map(|c| Connection(Conn::Own(c)))
+}
+
+impl Pool {
+    /// A connection from the pool (blocks up to 3 s; run it off the async workers).
+    pub fn connection(&self) -> Result<Connection> {
+        Ok(Connection(Conn::Pooled(self.get()?)))
+    }
+}
+
+/// Runs `f` in one transaction on `conn`: committed when it returns `Ok`,
+/// rolled back when it returns `Err`. Store functions called inside that open
+/// their own transaction get a savepoint, so a change and its audit row
+/// commit together or not at all.
+pub fn transaction<T, E>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> std::result::Result<T, E>,
+) -> std::result::Result<T, E>
+where
+    E: From<StoreError>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    AnsiTransactionManager::begin_transaction(conn.pg()).map_err(StoreError::from)?;
+    match f(conn) {
+        Ok(value) => {
+            if let Err(e) = AnsiTransactionManager::commit_transaction(conn.pg()) {
+                let _ = AnsiTransactionManager::rollback_transaction(conn.pg());
+                return Err(StoreError::from(e).into());
+            }
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = AnsiTransactionManager::rollback_transaction(conn.pg());
+            Err(e)
+        }
+    }
 }
 
 fn establish(url: &str) -> Result<PgConnection> {
@@ -108,7 +163,7 @@ fn establish(url: &str) -> Result<PgConnection> {
 /// Applies pending migrations; returns the versions applied.
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<Vec<String>> {
     let applied = conn
-        .0
+        .pg()
         .run_pending_migrations(MIGRATIONS)
         .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
     Ok(applied.iter().map(|v| v.to_string()).collect())
@@ -117,7 +172,7 @@ pub fn migrate(conn: &mut Connection) -> anyhow::Result<Vec<String>> {
 /// The migrations not applied yet (for `config check`).
 pub fn pending_migrations(conn: &mut Connection) -> anyhow::Result<Vec<String>> {
     let pending = conn
-        .0
+        .pg()
         .pending_migrations(MIGRATIONS)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(pending.iter().map(|m| m.name().to_string()).collect())
@@ -127,7 +182,7 @@ pub fn pending_migrations(conn: &mut Connection) -> anyhow::Result<Vec<String>> 
 pub fn now(conn: &mut Connection) -> Result<DateTime<Utc>> {
     Ok(
         diesel::select(diesel::dsl::now.into_sql::<diesel::sql_types::Timestamptz>())
-            .get_result(&mut conn.0)?,
+            .get_result(conn.pg())?,
     )
 }
 

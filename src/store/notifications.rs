@@ -21,7 +21,7 @@ use crate::catalog::AuthMethod;
 const NOT_SECURED: &str = "none";
 
 /// A notification as the CLI shows it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct NotificationInfo {
     pub id: Uuid,
     pub workspace: String,
@@ -29,6 +29,7 @@ pub struct NotificationInfo {
     pub name: String,
     /// `None`: not secured. Shown as `"none"`, `"api_key"` or `"jwt"`.
     #[serde(serialize_with = "security_json")]
+    #[schema(value_type = String, example = "api_key")]
     pub security: Option<AuthMethod>,
     pub api_keys: Vec<String>,
     pub jwt_providers: Vec<String>,
@@ -80,7 +81,7 @@ pub fn parse_path(path: &str) -> Result<(&str, &str)> {
 }
 
 pub fn create(conn: &mut Connection, ws: &str, slug: &str, name: &str) -> Result<NotificationInfo> {
-    conn.0.transaction(|conn| {
+    conn.pg().transaction(|conn| {
         let workspace = ws::id(conn, ws)?;
         diesel::insert_into(notifications::table)
             .values((
@@ -178,7 +179,7 @@ fn with_credentials(
 }
 
 pub fn list(conn: &mut Connection, ws: Option<&str>) -> Result<Vec<NotificationInfo>> {
-    all(&mut conn.0, ws)
+    all(conn.pg(), ws)
 }
 
 fn all(conn: &mut PgConnection, ws: Option<&str>) -> Result<Vec<NotificationInfo>> {
@@ -190,7 +191,7 @@ fn all(conn: &mut PgConnection, ws: Option<&str>) -> Result<Vec<NotificationInfo
 }
 
 pub fn show(conn: &mut Connection, ws: &str, slug: &str) -> Result<NotificationInfo> {
-    find(&mut conn.0, ws, slug)
+    find(conn.pg(), ws, slug)
 }
 
 fn find(conn: &mut PgConnection, ws: &str, slug: &str) -> Result<NotificationInfo> {
@@ -217,7 +218,7 @@ pub fn secure(
     slug: &str,
     securing: Securing<'_>,
 ) -> Result<NotificationInfo> {
-    conn.0.transaction(|conn| {
+    conn.pg().transaction(|conn| {
         let id = find(conn, ws, slug)?.id;
         diesel::delete(
             notification_api_keys::table.filter(notification_api_keys::notification_id.eq(id)),

@@ -31,6 +31,7 @@ diesel::table! {
         expires_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
         rolled_to -> Nullable<Uuid>,
+        disabled_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -79,6 +80,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    admin_tokens (id) {
+        id -> Uuid,
+        name -> Text,
+        scope -> Text,
+        prefix -> Text,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        actor -> Text,
+        action -> Text,
+        object_kind -> Text,
+        object -> Text,
+        detail -> Jsonb,
+    }
+}
+
+diesel::table! {
+    console_links (code_hash) {
+        code_hash -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    console_sessions (session_hash) {
+        session_hash -> Bytea,
+        admin_token_id -> Nullable<Uuid>,
+        scope -> Text,
+        actor_name -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(console_sessions -> admin_tokens (admin_token_id));
 diesel::joinable!(notifications -> workspaces (workspace_id));
 diesel::joinable!(api_key_usage -> api_keys (api_key_id));
 diesel::joinable!(notification_api_keys -> notifications (notification_id));
@@ -96,4 +146,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     jwt_providers,
     notification_jwt_providers,
     idempotency_records,
+    admin_tokens,
+    audit_log,
+    console_links,
+    console_sessions,
 );

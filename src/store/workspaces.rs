@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::schema::workspaces;
 use super::{check_name, unique, Connection, Result, StoreError};
 
-#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, utoipa::ToSchema)]
 #[diesel(table_name = workspaces)]
 pub struct Workspace {
     pub id: Uuid,
@@ -25,7 +25,7 @@ pub fn create(conn: &mut Connection, slug: &str, name: &str) -> Result<Workspace
             workspaces::name.eq(name),
         ))
         .returning(Workspace::as_returning())
-        .get_result(&mut conn.0)
+        .get_result(conn.pg())
         .map_err(|e| unique(e, || format!("a workspace named {slug} already exists")))
 }
 
@@ -33,7 +33,7 @@ pub fn list(conn: &mut Connection) -> Result<Vec<Workspace>> {
     Ok(workspaces::table
         .order(workspaces::slug)
         .select(Workspace::as_select())
-        .load(&mut conn.0)?)
+        .load(conn.pg())?)
 }
 
 /// The id of the workspace `slug`, or a message saying how to create it.
