@@ -25,3 +25,4 @@ pub mod serve;
 pub mod snapshot;
 pub mod store;
 pub mod token_cache;
+pub mod watchdog;
