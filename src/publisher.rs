@@ -38,7 +38,7 @@ use lapin::{
 };
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::config::Amqp;
+use crate::config::{Amqp, QueueType};
 use crate::metrics::{PublishResult, PUBLISHING};
 use crate::watchdog::monotonic_ms;
 
@@ -505,8 +505,23 @@ async fn connect(inner: &Arc<Inner>, runtime: tokio::runtime::Handle) -> lapin::
     Ok(Live { connection, lanes })
 }
 
-/// The exchange, and the default queue bound with `#` so nothing published
-/// is dropped before a consumer binds its own queue.
+/// The default queue's declare arguments: none for a classic queue,
+/// `x-queue-type: quorum` for a quorum queue (replicated over a RabbitMQ
+/// cluster; always durable, never exclusive or auto-delete).
+pub fn queue_arguments(kind: QueueType) -> FieldTable {
+    let mut arguments = FieldTable::default();
+    if kind == QueueType::Quorum {
+        arguments.insert(
+            "x-queue-type".into(),
+            lapin::types::AMQPValue::LongString("quorum".into()),
+        );
+    }
+    arguments
+}
+
+/// The exchange, and the default queue (of `amqp.default_queue_type`) bound
+/// with `#` so nothing published is dropped before a consumer binds its own
+/// queue.
 pub async fn declare(channel: &Channel, settings: &Amqp) -> lapin::Result<()> {
     let durable = ExchangeDeclareOptions {
         durable: true,
@@ -528,7 +543,7 @@ pub async fn declare(channel: &Channel, settings: &Amqp) -> lapin::Result<()> {
                     durable: true,
                     ..QueueDeclareOptions::default()
                 },
-                FieldTable::default(),
+                queue_arguments(settings.default_queue_type),
             )
             .await?;
         channel
