@@ -167,6 +167,7 @@ async fn declare(channel: &Channel, args: &Args) -> lapin::Result<()> {
         url: args.url.clone(),
         exchange: args.exchange.clone(),
         default_queue: args.queue.clone(),
+        default_queue_type: eventward::config::QueueType::Classic,
         confirm_timeout_ms: 0,
         channels: 1,
     };

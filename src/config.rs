@@ -63,11 +63,35 @@ pub struct Amqp {
     pub url: String,
     pub exchange: String,
     pub default_queue: String,
+    /// `classic` or `quorum` (`x-queue-type: quorum`, for RabbitMQ clusters).
+    pub default_queue_type: QueueType,
     /// A publish not confirmed within this is answered 503 broker_unavailable.
     pub confirm_timeout_ms: u64,
     /// Confirm-mode channels the publisher spreads events over (the default
     /// is chosen by measurement: README, "Benchmark").
     pub channels: usize,
+}
+
+/// The kind of queue `amqp.default_queue` is declared as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum QueueType {
+    Classic,
+    Quorum,
+}
+
+impl TryFrom<String> for QueueType {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<QueueType, String> {
+        match value.as_str() {
+            "classic" => Ok(QueueType::Classic),
+            "quorum" => Ok(QueueType::Quorum),
+            other => Err(format!(
+                "{other:?} is not a queue type: \"classic\" or \"quorum\""
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -124,6 +148,7 @@ last_used_flush_secs = 60
 url = "amqp://guest:guest@127.0.0.1:5672/%2f"
 exchange = "eventward.events"
 default_queue = "eventward.events.all"
+default_queue_type = "classic"
 confirm_timeout_ms = 5000
 channels = 2
 

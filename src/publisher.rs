@@ -14,10 +14,16 @@
 //! while it is not connected, or the broker has blocked publishing, every
 //! publish is refused at once (`503 broker_unavailable`) instead of waiting.
 //! A publish counts only when the broker confirms it.
+//!
+//! Every message's fate is counted once in [`PUBLISHING`] (relaxed
+//! atomics): the drain task counts what the broker answered, `publish` what
+//! never reached it or was not answered in time. Each lane also keeps, for
+//! the systemd watchdog (`watchdog.rs`), how many messages wait for a confirm
+//! and since when it last saw one: [`Publisher::stalled`].
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use futures_util::stream::FuturesUnordered;
@@ -32,7 +38,9 @@ use lapin::{
 };
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::config::Amqp;
+use crate::config::{Amqp, QueueType};
+use crate::metrics::{PublishResult, PUBLISHING};
+use crate::watchdog::monotonic_ms;
 
 /// One message ready for the exchange.
 pub struct Outbound {
@@ -51,6 +59,40 @@ struct Job {
 struct Lane {
     channel: Channel,
     queue: mpsc::UnboundedSender<Job>,
+    progress: Arc<Progress>,
+}
+
+/// What a lane's drain task tells the watchdog: messages published and not
+/// yet answered, and when it last saw the broker answer (or, when nothing
+/// was waiting, started waiting). Only the drain task writes it.
+#[derive(Default)]
+struct Progress {
+    waiting: AtomicU64,
+    /// [`monotonic_ms`] of the last answer, or of the first message sent
+    /// while nothing was waiting.
+    since_ms: AtomicU64,
+}
+
+impl Progress {
+    fn sent(&self, n: u64) {
+        PUBLISHING.in_flight(n as i64);
+        if self.waiting.fetch_add(n, Ordering::Relaxed) == 0 {
+            self.since_ms.store(monotonic_ms(), Ordering::Relaxed);
+        }
+    }
+
+    fn answered(&self, n: u64) {
+        PUBLISHING.in_flight(-(n as i64));
+        self.since_ms.store(monotonic_ms(), Ordering::Relaxed);
+        self.waiting.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    /// Messages have waited for the broker longer than `bound` with no answer.
+    fn stalled(&self, bound: Duration, now_ms: u64) -> bool {
+        self.waiting.load(Ordering::Relaxed) > 0
+            && now_ms.saturating_sub(self.since_ms.load(Ordering::Relaxed))
+                > bound.as_millis() as u64
+    }
 }
 
 struct Live {
@@ -135,32 +177,72 @@ impl Publisher {
         if messages.is_empty() {
             return Ok(());
         }
-        let (done, confirmed) = oneshot::channel();
+        let count = messages.len();
+        let unavailable = |e: PublishError| {
+            for _ in 0..count {
+                PUBLISHING.confirmed(PublishResult::Unavailable, None);
+            }
+            Err(e)
+        };
+        let (done, mut confirmed) = oneshot::channel();
         {
             let live = self.inner.live.load();
-            let live = live.as_ref().ok_or(PublishError::NotConnected)?;
+            let Some(live) = live.as_ref() else {
+                return unavailable(PublishError::NotConnected);
+            };
             if self.inner.blocked.load(Ordering::Relaxed) {
-                return Err(PublishError::Blocked);
+                return unavailable(PublishError::Blocked);
             }
             let lane = self.inner.next_lane.fetch_add(1, Ordering::Relaxed) % live.lanes.len();
-            live.lanes[lane]
-                .queue
-                .send(Job { messages, done })
-                .map_err(|_| PublishError::NotConnected)?;
+            if live.lanes[lane].queue.send(Job { messages, done }).is_err() {
+                return unavailable(PublishError::NotConnected);
+            }
         }
-        match tokio::time::timeout(self.inner.confirm_timeout, confirmed).await {
+        // The drain task counts what it completes; what it could not complete
+        // (it gave up the job, or the job timed out first) is counted here.
+        match tokio::time::timeout(self.inner.confirm_timeout, &mut confirmed).await {
             Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(PublishError::ConnectionLost(
+            Ok(Err(_)) => unavailable(PublishError::ConnectionLost(
                 "the channel closed before confirming".into(),
             )),
-            Err(_) => Err(PublishError::Timeout(self.inner.confirm_timeout)),
+            Err(_) => {
+                // Closed, the drain task can no longer complete the job; an
+                // answer that came in meanwhile still counts as that answer.
+                confirmed.close();
+                match confirmed.try_recv() {
+                    Ok(result) => result,
+                    Err(_) => {
+                        for _ in 0..count {
+                            PUBLISHING.confirmed(PublishResult::Timeout, None);
+                        }
+                        Err(PublishError::Timeout(self.inner.confirm_timeout))
+                    }
+                }
+            }
         }
+    }
+
+    /// Messages have waited for a confirm longer than the confirm timeout
+    /// on a connection that is up: the broker (or the path to it) hangs.
+    /// Not connected is not a stall: publishes are then refused at once.
+    pub fn stalled(&self) -> bool {
+        let live = self.inner.live.load();
+        let Some(live) = live.as_ref() else {
+            return false;
+        };
+        let now = monotonic_ms();
+        live.connection.status().connected()
+            && live
+                .lanes
+                .iter()
+                .any(|lane| lane.progress.stalled(self.inner.confirm_timeout, now))
     }
 
     /// Closes the channels and the connection cleanly; no reconnect after this.
     pub async fn close(&self) {
         self.inner.stopping.store(true, Ordering::SeqCst);
         self.inner.lost.notify_one();
+        PUBLISHING.connected(false);
         if let Some(live) = self.inner.live.swap(None) {
             let runtime = self.runtime.clone();
             // lapin's I/O runs on its own runtime; close there and wait for it.
@@ -191,10 +273,12 @@ async fn drain(
     exchange: ShortString,
     mut queue: mpsc::UnboundedReceiver<Job>,
     inner: Arc<Inner>,
+    progress: Arc<Progress>,
 ) {
     let channel = &channel;
     let exchange = &exchange;
     let inner = &inner;
+    let progress = &progress;
     let mut in_flight = FuturesUnordered::new();
     loop {
         tokio::select! {
@@ -202,9 +286,9 @@ async fn drain(
             Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
             job = queue.recv() => match job {
                 Some(job) => {
-                    in_flight.push(publish_job(channel, exchange, job, inner));
+                    in_flight.push(publish_job(channel, exchange, job, inner, progress));
                     while let Ok(job) = queue.try_recv() {
-                        in_flight.push(publish_job(channel, exchange, job, inner));
+                        in_flight.push(publish_job(channel, exchange, job, inner, progress));
                     }
                 }
                 None => break,
@@ -216,7 +300,15 @@ async fn drain(
 
 /// Publishes one job's messages (its futures are first polled in order, so
 /// the frames leave in order) and reports the outcome of their confirms.
-async fn publish_job(channel: &Channel, exchange: &ShortString, job: Job, inner: &Inner) {
+/// Counts each message's result, unless the request stopped waiting first
+/// (`publish` then counted it as a timeout).
+async fn publish_job(
+    channel: &Channel,
+    exchange: &ShortString,
+    job: Job,
+    inner: &Inner,
+    progress: &Progress,
+) {
     let Job { messages, done } = job;
     if done.is_closed() {
         return; // the request gave up (timeout) before its turn
@@ -225,6 +317,9 @@ async fn publish_job(channel: &Channel, exchange: &ShortString, job: Job, inner:
         mandatory: true,
         ..BasicPublishOptions::default()
     };
+    let count = messages.len() as u64;
+    progress.sent(count);
+    let sent_at = Instant::now();
     let sent = futures_util::future::join_all(messages.into_iter().map(|m| async move {
         channel
             .basic_publish(
@@ -240,18 +335,30 @@ async fn publish_job(channel: &Channel, exchange: &ShortString, job: Job, inner:
     let mut confirms = Vec::with_capacity(sent.len());
     for s in sent {
         match s {
-            Ok(confirm) => confirms.push(confirm),
+            Ok(confirm) => confirms.push(async move {
+                let result = confirm.await;
+                (result, sent_at.elapsed())
+            }),
             Err(e) => {
+                progress.answered(count);
                 inner.lost.notify_one();
-                let _ = done.send(Err(PublishError::ConnectionLost(e.to_string())));
+                if done
+                    .send(Err(PublishError::ConnectionLost(e.to_string())))
+                    .is_ok()
+                {
+                    for _ in 0..count {
+                        PUBLISHING.confirmed(PublishResult::Unavailable, None);
+                    }
+                }
                 return;
             }
         }
     }
     let results = futures_util::future::join_all(confirms).await;
+    progress.answered(count);
     // A failure of the broker outranks a message that found no queue.
     let mut failed = None;
-    for result in results {
+    for (result, _) in &results {
         match result {
             Ok(Confirmation::Ack(None)) => {}
             Ok(Confirmation::Ack(Some(_))) => {
@@ -264,11 +371,25 @@ async fn publish_job(channel: &Channel, exchange: &ShortString, job: Job, inner:
             }
         }
     }
-    let _ = done.send(failed.map_or(Ok(()), Err));
+    if done.send(failed.map_or(Ok(()), Err)).is_ok() {
+        for (result, latency) in results {
+            match result {
+                Ok(Confirmation::Ack(None)) => {
+                    PUBLISHING.confirmed(PublishResult::Ack, Some(latency))
+                }
+                Ok(Confirmation::Ack(Some(_))) => {
+                    PUBLISHING.confirmed(PublishResult::Returned, Some(latency))
+                }
+                Ok(_) => PUBLISHING.confirmed(PublishResult::Nack, Some(latency)),
+                Err(_) => PUBLISHING.confirmed(PublishResult::Unavailable, None),
+            }
+        }
+    }
 }
 
 async fn supervise(inner: Arc<Inner>, runtime: tokio::runtime::Handle) {
     let mut backoff = Duration::from_millis(100);
+    let mut connected_before = false;
     while !inner.stopping.load(Ordering::SeqCst) {
         match connect(&inner, runtime.clone()).await {
             Ok(live) => {
@@ -277,10 +398,14 @@ async fn supervise(inner: Arc<Inner>, runtime: tokio::runtime::Handle) {
                     live.lanes.len(),
                     inner.settings.exchange
                 );
+                if std::mem::replace(&mut connected_before, true) {
+                    PUBLISHING.reconnected();
+                }
                 backoff = Duration::from_millis(100);
                 let mut events = live.connection.events_listener();
                 inner.blocked.store(false, Ordering::SeqCst);
                 inner.live.store(Some(Arc::new(live)));
+                PUBLISHING.connected(true);
                 loop {
                     tokio::select! {
                         event = events.next() => match event {
@@ -310,6 +435,7 @@ async fn supervise(inner: Arc<Inner>, runtime: tokio::runtime::Handle) {
                         break;
                     }
                 }
+                PUBLISHING.connected(false);
                 if let Some(old) = inner.live.swap(None) {
                     if !inner.stopping.load(Ordering::SeqCst) {
                         log::warn!("RabbitMQ channel is gone; reconnecting");
@@ -361,20 +487,41 @@ async fn connect(inner: &Arc<Inner>, runtime: tokio::runtime::Handle) -> lapin::
         .into_iter()
         .map(|channel| {
             let (queue, jobs) = mpsc::unbounded_channel();
+            let progress = Arc::new(Progress::default());
             runtime.spawn(drain(
                 channel.clone(),
                 exchange.clone(),
                 jobs,
                 inner.clone(),
+                progress.clone(),
             ));
-            Lane { channel, queue }
+            Lane {
+                channel,
+                queue,
+                progress,
+            }
         })
         .collect();
     Ok(Live { connection, lanes })
 }
 
-/// The exchange, and the default queue bound with `#` so nothing published
-/// is dropped before a consumer binds its own queue.
+/// The default queue's declare arguments: none for a classic queue,
+/// `x-queue-type: quorum` for a quorum queue (replicated over a RabbitMQ
+/// cluster; always durable, never exclusive or auto-delete).
+pub fn queue_arguments(kind: QueueType) -> FieldTable {
+    let mut arguments = FieldTable::default();
+    if kind == QueueType::Quorum {
+        arguments.insert(
+            "x-queue-type".into(),
+            lapin::types::AMQPValue::LongString("quorum".into()),
+        );
+    }
+    arguments
+}
+
+/// The exchange, and the default queue (of `amqp.default_queue_type`) bound
+/// with `#` so nothing published is dropped before a consumer binds its own
+/// queue.
 pub async fn declare(channel: &Channel, settings: &Amqp) -> lapin::Result<()> {
     let durable = ExchangeDeclareOptions {
         durable: true,
@@ -396,7 +543,7 @@ pub async fn declare(channel: &Channel, settings: &Amqp) -> lapin::Result<()> {
                     durable: true,
                     ..QueueDeclareOptions::default()
                 },
-                FieldTable::default(),
+                queue_arguments(settings.default_queue_type),
             )
             .await?;
         channel

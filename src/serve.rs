@@ -2,7 +2,8 @@
 //! server and the admin listener; reloads the configuration on SIGHUP
 //! (`reload.rs`); and shuts down in order on SIGTERM/SIGINT: stop accepting,
 //! finish the requests in flight (their publishes confirmed or refused),
-//! close the AMQP channel and connection, exit 0.
+//! close the AMQP channel and connection, exit 0. Under systemd with
+//! `WatchdogSec=`, pings the watchdog while it makes progress (`watchdog.rs`).
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
@@ -23,6 +24,7 @@ use crate::registry::KeyRegistry;
 use crate::reload::{self, Live};
 use crate::snapshot::Current;
 use crate::store;
+use crate::watchdog::Watchdog;
 
 /// A client must send its request line and headers within this.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
@@ -95,15 +97,22 @@ async fn serve(
         limits: limits.clone(),
     });
 
-    let server =
-        HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))
-            .disable_signals()
-            .client_request_timeout(HEAD_TIMEOUT)
-            .keep_alive(Duration::from_secs(settings.http.keep_alive_secs));
     let workers = match settings.http.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
+    let watchdog = Watchdog::from_env(workers);
+    let beat = watchdog.clone();
+    let server = HttpServer::new(move || {
+        // actix runs this factory on each worker's thread: its heartbeat.
+        if let Some(watchdog) = &beat {
+            watchdog.on_worker();
+        }
+        App::new().app_data(state.clone()).configure(http::routes)
+    })
+    .disable_signals()
+    .client_request_timeout(HEAD_TIMEOUT)
+    .keep_alive(Duration::from_secs(settings.http.keep_alive_secs));
     // actix counts connections per worker.
     let server = server
         .workers(workers)
@@ -143,10 +152,16 @@ async fn serve(
     };
     let admin_handle = admin.as_ref().map(|a| a.handle());
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    if let Some(watchdog) = &watchdog {
+        actix_rt::spawn(watchdog.clone().run(publisher.clone()));
+    }
 
     actix_rt::spawn(async move {
         wait_for_signal().await;
         log::info!("shutting down: finishing requests in flight");
+        if let Some(watchdog) = watchdog {
+            watchdog.stop();
+        }
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
         handle.stop(true).await;
         if let Some(admin) = admin_handle {

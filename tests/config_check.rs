@@ -60,6 +60,31 @@ fn a_bad_value_fails_naming_the_key_and_the_file() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn the_default_queue_type_is_classic_or_quorum() {
+    let env = TestEnv::new();
+    let dir = std::env::temp_dir().join(format!("{}-queue-type", env.db_name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("eventward.toml");
+    std::fs::write(&file, "[amqp]\ndefault_queue_type = \"stream\"\n").unwrap();
+    let out = env.cli(&["--config", file.to_str().unwrap(), "config", "check"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("failed  configuration:"), "{text}");
+    assert!(text.contains("amqp.default_queue_type"), "{text}");
+    assert!(
+        text.contains("classic") && text.contains("quorum"),
+        "names the values it takes: {text}"
+    );
+    for good in ["classic", "quorum"] {
+        std::fs::write(&file, format!("[amqp]\ndefault_queue_type = \"{good}\"\n")).unwrap();
+        let out = env.cli(&["--config", file.to_str().unwrap(), "config", "check"]);
+        assert!(out.status.success(), "{good}: {}", stdout(&out));
+        assert!(stdout(&out).contains("ok      configuration: valid"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 async fn declare_exchange(env: &TestEnv) {
     env.amqp()
         .await

@@ -109,3 +109,68 @@ async fn one_daemon_keeps_serving_while_the_other_restarts() {
         sent + 1
     );
 }
+
+/// Redeclares the test's queue, durable, with `x-queue-type` = `kind`.
+async fn redeclare(env: &TestEnv, kind: &str) -> Result<(), lapin::Error> {
+    use lapin::options::QueueDeclareOptions;
+    use lapin::types::{AMQPValue, FieldTable};
+    let mut arguments = FieldTable::default();
+    arguments.insert("x-queue-type".into(), AMQPValue::LongString(kind.into()));
+    env.amqp()
+        .await
+        .queue_declare(
+            env.queue.as_str().into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            },
+            arguments,
+        )
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_default_queue_can_be_a_quorum_queue_both_daemons_declare() {
+    let mut env = TestEnv::new();
+    env.set("EVENTWARD_AMQP__DEFAULT_QUEUE_TYPE", "quorum");
+    let (_, key) = env.secured_notification("orders");
+    let first = env.serve().await;
+    // The second daemon declares the same queue the same way: no conflict.
+    let second = env.serve_on(free_port()).await;
+    for base in [&first.base, &second.base] {
+        let r = send(base, &key, None, r#"{"quorum": true}"#).await;
+        assert_eq!(r.status(), 202);
+    }
+
+    // RabbitMQ has it as a quorum queue: the same declaration is accepted,
+    // a classic one is refused as inequivalent.
+    redeclare(&env, "quorum")
+        .await
+        .expect("the same quorum queue");
+    let refused = redeclare(&env, "classic").await.unwrap_err();
+    assert!(
+        refused.to_string().contains("PRECONDITION_FAILED"),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("x-queue-type"), "{refused}");
+
+    let got = env.take(2, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 2);
+    for m in got {
+        let body: serde_json::Value = serde_json::from_slice(&m.delivery.data).unwrap();
+        assert_eq!(body["data"]["quorum"], true, "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_default_queue_is_classic_by_default() {
+    let env = TestEnv::new();
+    let _daemon = env.serve().await;
+    redeclare(&env, "classic").await.expect("a classic queue");
+    let refused = redeclare(&env, "quorum").await.unwrap_err();
+    assert!(
+        refused.to_string().contains("PRECONDITION_FAILED"),
+        "{refused}"
+    );
+}

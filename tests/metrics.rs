@@ -11,6 +11,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::broker::PrivateBroker;
 use common::jwks_server::JwksServer;
 use common::jwt_kit::{provider_rsa, token};
 use common::*;
@@ -221,15 +222,17 @@ async fn a_scrape_after_known_traffic_has_exact_counts_and_passes_promtool() {
     assert!(value(&s, "eventward_catalog_load_duration_seconds_count") >= 1.0);
     let age = value(&s, "eventward_catalog_last_load_age_seconds");
     assert!((0.0..60.0).contains(&age), "{age}");
-    for result in ["ack", "nack", "returned", "timeout", "unavailable"] {
-        value(
-            &s,
-            &format!(r#"eventward_publishes_total{{result="{result}"}}"#),
-        );
+    // Five accepted requests of one event each: five confirmed publishes.
+    assert_eq!(publishes(&s, "ack"), 5.0);
+    for result in ["nack", "returned", "timeout", "unavailable"] {
+        assert_eq!(publishes(&s, result), 0.0, "{result}");
     }
-    value(&s, "eventward_publish_confirm_latency_seconds_count");
-    value(&s, "eventward_publishes_in_flight");
-    value(&s, "eventward_broker_up");
+    assert_eq!(
+        value(&s, "eventward_publish_confirm_latency_seconds_count"),
+        5.0
+    );
+    assert_eq!(value(&s, "eventward_publishes_in_flight"), 0.0);
+    assert_eq!(value(&s, "eventward_broker_up"), 1.0);
 
     let version = env!("CARGO_PKG_VERSION");
     assert_eq!(
@@ -283,6 +286,122 @@ async fn a_scrape_after_known_traffic_has_exact_counts_and_passes_promtool() {
     .await;
     let s = samples(&scrape(&env).await);
     assert_eq!(value(&s, &orders_("accepted")), 3.0);
+}
+
+fn publishes(s: &BTreeMap<String, f64>, result: &str) -> f64 {
+    value(
+        s,
+        &format!(r#"eventward_publishes_total{{result="{result}"}}"#),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn publishes_are_counted_by_result_with_their_confirm_latency() {
+    let env = TestEnv::new();
+    let (_, key) = env.secured_notification("orders");
+    let _daemon = env.serve().await;
+    let s = samples(&scrape(&env).await);
+    assert_eq!(value(&s, "eventward_broker_up"), 1.0);
+    assert_eq!(publishes(&s, "ack"), 0.0);
+
+    let orders = env.url("/v1/events/acme/orders");
+    for _ in 0..5 {
+        assert_eq!(post(&orders, &key, r#"{"n": 1}"#).await.status(), 202);
+    }
+    // A batch of three is three messages, each confirmed.
+    let batch = post(
+        &env.url("/v1/events/acme/orders/batch"),
+        &key,
+        r#"{"events": [{}, {}, {}]}"#,
+    )
+    .await;
+    assert_eq!(batch.status(), 202);
+
+    let s = samples(&scrape(&env).await);
+    assert_eq!(publishes(&s, "ack"), 8.0);
+    for result in ["nack", "returned", "timeout", "unavailable"] {
+        assert_eq!(publishes(&s, result), 0.0, "{result}");
+    }
+    assert_eq!(
+        value(&s, "eventward_publish_confirm_latency_seconds_count"),
+        8.0
+    );
+    assert_eq!(
+        value(
+            &s,
+            r#"eventward_publish_confirm_latency_seconds_bucket{le="+Inf"}"#
+        ),
+        8.0
+    );
+    let sum = value(&s, "eventward_publish_confirm_latency_seconds_sum");
+    assert!(sum > 0.0 && sum < 8.0 * 5.0, "{sum}");
+    assert_eq!(value(&s, "eventward_publishes_in_flight"), 0.0);
+    assert_eq!(value(&s, "eventward_broker_up"), 1.0);
+    assert_eq!(value(&s, "eventward_broker_reconnects_total"), 0.0);
+    assert_eq!(env.take(8, Duration::from_secs(5)).await.len(), 8);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_no_queue_keeps_is_counted_as_returned() {
+    let mut env = TestEnv::new();
+    // No default queue: nothing is bound to the exchange.
+    env.set("EVENTWARD_AMQP__DEFAULT_QUEUE", "");
+    let (_, key) = env.secured_notification("orders");
+    let _daemon = env.serve().await;
+    let orders = env.url("/v1/events/acme/orders");
+    for _ in 0..2 {
+        assert_problem(post(&orders, &key, "{}").await, 503, "no_route").await;
+    }
+    let s = samples(&scrape(&env).await);
+    assert_eq!(publishes(&s, "returned"), 2.0);
+    assert_eq!(publishes(&s, "ack"), 0.0);
+    // The broker answered (basic.return, then the ack): a latency each.
+    assert_eq!(
+        value(&s, "eventward_publish_confirm_latency_seconds_count"),
+        2.0
+    );
+    assert_eq!(value(&s, "eventward_publishes_in_flight"), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broker_away_counts_unavailable_and_its_return_a_reconnect() {
+    let broker = PrivateBroker::start();
+    let mut env = TestEnv::new();
+    env.amqp_url = broker.url();
+    let (_, key) = env.secured_notification("orders");
+    let daemon = env.serve().await;
+    let orders = env.url("/v1/events/acme/orders");
+    assert_eq!(post(&orders, &key, "{}").await.status(), 202);
+
+    broker.stop();
+    eventually(
+        Duration::from_secs(10),
+        "the daemon sees the broker go",
+        || async { samples(&scrape(&env).await).get("eventward_broker_up") == Some(&0.0) },
+    )
+    .await;
+    for _ in 0..3 {
+        assert_problem(post(&orders, &key, "{}").await, 503, "broker_unavailable").await;
+    }
+    let s = samples(&scrape(&env).await);
+    assert_eq!(publishes(&s, "unavailable"), 3.0);
+    assert_eq!(publishes(&s, "ack"), 1.0);
+    assert_eq!(value(&s, "eventward_broker_up"), 0.0);
+    assert_eq!(value(&s, "eventward_broker_reconnects_total"), 0.0);
+    assert_eq!(value(&s, "eventward_publishes_in_flight"), 0.0);
+
+    broker.restart();
+    daemon.wait_ready(Duration::from_secs(30)).await;
+    assert_eq!(post(&orders, &key, "{}").await.status(), 202);
+    let s = samples(&scrape(&env).await);
+    assert_eq!(value(&s, "eventward_broker_up"), 1.0);
+    assert!(value(&s, "eventward_broker_reconnects_total") >= 1.0);
+    assert_eq!(publishes(&s, "ack"), 2.0);
+    assert_eq!(publishes(&s, "unavailable"), 3.0);
+    assert_eq!(
+        value(&s, "eventward_publish_confirm_latency_seconds_count"),
+        2.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,8 +6,10 @@
 //! Needs cargo-deb, lintian, dpkg and systemd-analyze (scripts/toolchains.sh
 //! installs them); a missing one fails the test. The install test needs root
 //! (or password-less sudo): it installs the package on this machine with
-//! `dpkg -i` and purges it again, and refuses to run where an eventward
-//! package or /usr/bin/eventward is already present.
+//! `dpkg -i`, runs the installed `eventward --version` and `config check`
+//! (with and without `--connect`) on the installed configuration, and purges
+//! it again; it refuses to run where an eventward package or
+//! /usr/bin/eventward is already present.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -358,6 +360,80 @@ fn the_package_installs_runs_and_purges_cleanly() {
         stderr.contains("cannot connect to the database"),
         "the installed configuration does not load:\n{stderr}"
     );
+
+    // `config check` validates the installed configuration: the report
+    // names the file and finds it valid.
+    let installed_eventward = || {
+        let mut cmd = Command::new("/usr/bin/eventward");
+        for (k, _) in std::env::vars() {
+            if k.starts_with("EVENTWARD_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env_remove("CREDENTIALS_DIRECTORY");
+        cmd
+    };
+    let report = ok(installed_eventward().args([
+        "--config",
+        "/etc/eventward/eventward.toml",
+        "config",
+        "check",
+    ]));
+    assert_eq!(
+        report.lines().collect::<Vec<_>>(),
+        [
+            "configuration read from /etc/eventward/eventward.toml and the EVENTWARD_* environment",
+            "ok      configuration: valid",
+        ],
+        "{report}"
+    );
+    // With --connect it reaches the services the file names (here the
+    // database is overridden to one nobody serves, the broker to the
+    // test's) and reports each, in JSON; a failed check fails the command.
+    let amqp = std::env::var("EVENTWARD_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+    let out = run(installed_eventward()
+        .args([
+            "--json",
+            "--config",
+            "/etc/eventward/eventward.toml",
+            "config",
+            "check",
+            "--connect",
+        ])
+        .env(
+            "EVENTWARD_DATABASE__URL",
+            "postgres://nobody:hunter2@127.0.0.1:1/nothing",
+        )
+        .env("EVENTWARD_AMQP__URL", &amqp));
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "config check --json printed no JSON ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(report["file"], "/etc/eventward/eventward.toml", "{report}");
+    assert_eq!(report["connect"], true, "{report}");
+    assert_eq!(report["ok"], false, "{report}");
+    let checks = report["checks"].as_array().unwrap();
+    let check = |name: &str| {
+        checks
+            .iter()
+            .find(|c| c["check"].as_str().unwrap().starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} check in {report}"))
+    };
+    assert_eq!(check("configuration")["status"], "ok");
+    let postgres = check("postgresql");
+    assert_eq!(postgres["status"], "failed", "{report}");
+    assert!(!report.to_string().contains("hunter2"), "{report}");
+    let broker = check("rabbitmq");
+    assert!(
+        broker["status"] == "ok" || broker["status"] == "warning",
+        "the installed binary reaches RabbitMQ: {report}"
+    );
+    assert_eq!(check("jwks")["status"], "failed", "{report}");
 
     // Installing starts nothing.
     assert_eq!(installed_binary_processes(), Vec::<String>::new());

@@ -226,10 +226,19 @@ impl TestEnv {
         self.spawn_on(self.port)
     }
 
+    /// Starts `eventward serve` run through `wrapper` (e.g. `sh -c …`),
+    /// without waiting for readiness.
+    pub fn spawn_via(&self, wrapper: &[&str]) -> Daemon {
+        self.spawn_command(self.port, self.command_via(wrapper))
+    }
+
     fn spawn_on(&self, port: u16) -> Daemon {
+        self.spawn_command(port, self.command())
+    }
+
+    fn spawn_command(&self, port: u16, mut command: Command) -> Daemon {
         let log = std::env::temp_dir().join(format!("{}-{port}.log", self.db_name));
         let file = std::fs::File::create(&log).unwrap();
-        let mut command = self.command();
         if port != self.port {
             // Another instance: its admin listener would clash with the first's.
             command.env("EVENTWARD_ADMIN__LISTEN", "");

@@ -1,7 +1,7 @@
 //! A TCP proxy a test can cut: from the daemon's side, the server behind it
 //! goes away (every connection closed, new ones refused) and comes back. It
 //! can also freeze: connections stay open, but no byte goes through, as when
-//! a peer hangs; new connections are frozen too.
+//! a peer hangs; new connections are frozen too, until `thaw`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -67,6 +67,13 @@ impl Proxy {
     /// flight are dropped), until `cut`.
     pub fn freeze(&self) {
         self.frozen.send_replace(true);
+    }
+
+    /// Ends a freeze the way a hung peer's connection ends: the frozen
+    /// connections are closed; new ones pass again.
+    pub fn thaw(&self) {
+        self.frozen.send_replace(false);
+        self.cut.send_modify(|n| *n += 1);
     }
 
     pub fn restore(&self) {
