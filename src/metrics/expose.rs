@@ -379,6 +379,7 @@ pub fn refused_by_authentication(code: Code) -> bool {
             | InvalidApiKey
             | ExpiredApiKey
             | RevokedApiKey
+            | DisabledApiKey
             | InvalidToken
             | ExpiredToken
             | TokenNotYetValid
