@@ -435,8 +435,10 @@ async fn supervise(inner: Arc<Inner>, runtime: tokio::runtime::Handle) {
                         break;
                     }
                 }
+                // Down once no publish can reach the old connection.
+                let old = inner.live.swap(None);
                 PUBLISHING.connected(false);
-                if let Some(old) = inner.live.swap(None) {
+                if let Some(old) = old {
                     if !inner.stopping.load(Ordering::SeqCst) {
                         log::warn!("RabbitMQ channel is gone; reconnecting");
                         let _ = old.connection.close(320, "reconnecting".into()).await;
