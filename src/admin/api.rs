@@ -17,7 +17,7 @@ use actix_web::http::header;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{IntoParams, IntoResponses, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use super::auth::{authenticate_request, Reader, Writer};
@@ -309,6 +309,41 @@ pub struct ProblemBody {
     pub code: String,
 }
 
+// The problem+json refusals, each documented once and listed by name in a
+// handler's `responses(...)` beside its success response. The doc comments
+// are the responses' descriptions in the document.
+
+/// The refusals every handler can answer.
+#[derive(IntoResponses)]
+pub enum Refused {
+    /// invalid_request: a bad path, query string or JSON body
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(ProblemBody),
+    /// missing_credentials or invalid_admin_token
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(ProblemBody),
+}
+
+/// insufficient_scope: the token's scope does not allow this
+#[derive(IntoResponses)]
+#[response(status = 403, content_type = "application/problem+json")]
+pub struct Forbidden(pub ProblemBody);
+
+/// not_found: nothing by that name
+#[derive(IntoResponses)]
+#[response(status = 404, content_type = "application/problem+json")]
+pub struct NotFound(pub ProblemBody);
+
+/// conflict: the name is already taken
+#[derive(IntoResponses)]
+#[response(status = 409, content_type = "application/problem+json")]
+pub struct Conflict(pub ProblemBody);
+
+/// unsupported_media_type: send the body as application/json
+#[derive(IntoResponses)]
+#[response(status = 415, content_type = "application/problem+json")]
+pub struct NotJson(pub ProblemBody);
+
 // ---- workspaces ----
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -322,8 +357,7 @@ pub struct NewWorkspace {
 
 #[utoipa::path(get, path = "/admin/v1/workspaces", tag = "workspaces", params(PageQuery),
     responses((status = 200, body = Listing<Workspace>),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused))]
 async fn list_workspaces(
     _: Reader,
     state: web::Data<AdminState>,
@@ -337,11 +371,7 @@ async fn list_workspaces(
 
 #[utoipa::path(post, path = "/admin/v1/workspaces", tag = "workspaces", request_body = NewWorkspace,
     responses((status = 201, body = Workspace),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 409, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 415, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, Forbidden, Conflict, NotJson))]
 async fn create_workspace(
     Writer(p): Writer,
     state: web::Data<AdminState>,
@@ -360,9 +390,7 @@ async fn create_workspace(
 #[utoipa::path(get, path = "/admin/v1/workspaces/{ws}", tag = "workspaces",
     params(("ws" = String, Path, description = "workspace slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = Workspace),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, NotFound))]
 async fn get_workspace(
     _: Reader,
     state: web::Data<AdminState>,
@@ -455,9 +483,7 @@ fn view(state: &AdminState, n: NotificationInfo) -> NotificationView {
 #[utoipa::path(get, path = "/admin/v1/workspaces/{ws}/notifications", tag = "notifications",
     params(("ws" = String, Path, description = "workspace slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"), PageQuery),
     responses((status = 200, body = Listing<NotificationInfo>),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, NotFound))]
 async fn list_notifications(
     _: Reader,
     state: web::Data<AdminState>,
@@ -475,12 +501,7 @@ async fn list_notifications(
 #[utoipa::path(post, path = "/admin/v1/workspaces/{ws}/notifications", tag = "notifications",
     params(("ws" = String, Path, description = "workspace slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")), request_body = NewNotification,
     responses((status = 201, body = NotificationView),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 409, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 415, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, Forbidden, NotFound, Conflict, NotJson))]
 async fn create_notification(
     Writer(p): Writer,
     state: web::Data<AdminState>,
@@ -500,9 +521,7 @@ async fn create_notification(
 #[utoipa::path(get, path = "/admin/v1/workspaces/{ws}/notifications/{n}", tag = "notifications",
     params(("ws" = String, Path, description = "workspace slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"), ("n" = String, Path, description = "notification slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = NotificationView),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, NotFound))]
 async fn show_notification(
     _: Reader,
     state: web::Data<AdminState>,
@@ -517,11 +536,7 @@ async fn show_notification(
     params(("ws" = String, Path, description = "workspace slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"), ("n" = String, Path, description = "notification slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     request_body = SecurityBody,
     responses((status = 200, body = NotificationView),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 415, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, Forbidden, NotFound, NotJson))]
 async fn secure_notification(
     Writer(p): Writer,
     state: web::Data<AdminState>,
@@ -563,9 +578,7 @@ pub struct Samples {
 #[utoipa::path(get, path = "/admin/v1/workspaces/{ws}/notifications/{n}/samples", tag = "notifications",
     params(("ws" = String, Path, description = "workspace slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"), ("n" = String, Path, description = "notification slug", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"), SamplesQuery),
     responses((status = 200, body = Samples),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, body = ProblemBody, content_type = "application/problem+json"),
+        Refused, NotFound,
         (status = 409, body = ProblemBody, content_type = "application/problem+json",
             description = "the notification is not secured, so nothing can send to it yet")))]
 async fn samples(
@@ -624,8 +637,7 @@ fn duration(field: &str, text: &str) -> Result<std::time::Duration, Problem> {
 
 #[utoipa::path(get, path = "/admin/v1/api-keys", tag = "api-keys", params(KeyPageQuery),
     responses((status = 200, body = Listing<KeyView>),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused))]
 async fn list_keys(
     _: Reader,
     state: web::Data<AdminState>,
@@ -637,11 +649,7 @@ async fn list_keys(
 
 #[utoipa::path(post, path = "/admin/v1/api-keys", tag = "api-keys", request_body = NewKey,
     responses((status = 201, body = IssuedKey, description = "the key's secret is in this response only"),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 409, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 415, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, Forbidden, Conflict, NotJson))]
 async fn create_key(
     Writer(p): Writer,
     state: web::Data<AdminState>,
@@ -666,9 +674,7 @@ async fn create_key(
 #[utoipa::path(get, path = "/admin/v1/api-keys/{name}", tag = "api-keys",
     params(("name" = String, Path, description = "key name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = KeyView),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, NotFound))]
 async fn show_key(
     _: Reader,
     state: web::Data<AdminState>,
@@ -681,10 +687,7 @@ async fn show_key(
 #[utoipa::path(delete, path = "/admin/v1/api-keys/{name}", tag = "api-keys",
     params(("name" = String, Path, description = "key name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = RevokedKeys),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, Forbidden, NotFound))]
 async fn revoke_key(
     Writer(p): Writer,
     state: web::Data<AdminState>,
@@ -700,11 +703,7 @@ async fn revoke_key(
 #[utoipa::path(post, path = "/admin/v1/api-keys/{name}/roll", tag = "api-keys",
     params(("name" = String, Path, description = "key name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")), request_body = RollBody,
     responses((status = 201, body = IssuedKey, description = "the new key's secret is in this response only"),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 415, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, Forbidden, NotFound, NotJson))]
 async fn roll_key(
     Writer(p): Writer,
     state: web::Data<AdminState>,
@@ -723,10 +722,7 @@ async fn roll_key(
 #[utoipa::path(post, path = "/admin/v1/api-keys/{name}/disable", tag = "api-keys",
     params(("name" = String, Path, description = "key name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = KeyView),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, Forbidden, NotFound))]
 async fn disable_key(
     Writer(p): Writer,
     state: web::Data<AdminState>,
@@ -742,10 +738,7 @@ async fn disable_key(
 #[utoipa::path(post, path = "/admin/v1/api-keys/{name}/enable", tag = "api-keys",
     params(("name" = String, Path, description = "key name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = KeyView),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, Forbidden, NotFound))]
 async fn enable_key(
     Writer(p): Writer,
     state: web::Data<AdminState>,
@@ -771,8 +764,7 @@ pub struct ForceQuery {
 
 #[utoipa::path(get, path = "/admin/v1/jwt-providers", tag = "jwt-providers", params(PageQuery),
     responses((status = 200, body = Listing<ProviderRow>),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused))]
 async fn list_providers(
     _: Reader,
     state: web::Data<AdminState>,
@@ -785,11 +777,7 @@ async fn list_providers(
 #[utoipa::path(post, path = "/admin/v1/jwt-providers", tag = "jwt-providers",
     params(ForceQuery), request_body = NewProvider,
     responses((status = 201, body = Added, description = "saved, with the check report (and discovery)"),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 409, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 415, body = ProblemBody, content_type = "application/problem+json"),
+        Refused, Forbidden, Conflict, NotJson,
         (status = 422, body = ProblemBody, content_type = "application/problem+json",
             description = "the check failed; not saved; the body also holds saved, check and discovery")))]
 async fn add_provider(
@@ -808,9 +796,7 @@ async fn add_provider(
 #[utoipa::path(get, path = "/admin/v1/jwt-providers/{name}", tag = "jwt-providers",
     params(("name" = String, Path, description = "provider name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = ProviderRow),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, NotFound))]
 async fn get_provider(
     _: Reader,
     state: web::Data<AdminState>,
@@ -823,9 +809,7 @@ async fn get_provider(
 #[utoipa::path(get, path = "/admin/v1/jwt-providers/{name}/check", tag = "jwt-providers",
     params(("name" = String, Path, description = "provider name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = CheckReport, description = "the report; ok says whether it passed"),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, NotFound))]
 async fn check_provider(
     _: Reader,
     state: web::Data<AdminState>,
@@ -839,10 +823,7 @@ async fn check_provider(
 #[utoipa::path(delete, path = "/admin/v1/jwt-providers/{name}", tag = "jwt-providers",
     params(("name" = String, Path, description = "provider name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = ProviderRow),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, Forbidden, NotFound))]
 async fn remove_provider(
     Writer(p): Writer,
     state: web::Data<AdminState>,
@@ -868,9 +849,7 @@ pub struct NewToken {
 
 #[utoipa::path(get, path = "/admin/v1/admin-tokens", tag = "admin-tokens", params(PageQuery),
     responses((status = 200, body = Listing<AdminTokenRow>),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, Forbidden))]
 async fn list_tokens(
     _: Writer,
     state: web::Data<AdminState>,
@@ -884,11 +863,7 @@ async fn list_tokens(
 
 #[utoipa::path(post, path = "/admin/v1/admin-tokens", tag = "admin-tokens", request_body = NewToken,
     responses((status = 201, body = IssuedToken, description = "the token is in this response only"),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 409, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 415, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, Forbidden, Conflict, NotJson))]
 async fn create_token(
     Writer(p): Writer,
     state: web::Data<AdminState>,
@@ -908,10 +883,7 @@ async fn create_token(
 #[utoipa::path(delete, path = "/admin/v1/admin-tokens/{name}", tag = "admin-tokens",
     params(("name" = String, Path, description = "token name", pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")),
     responses((status = 200, body = AdminTokenRow),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused, Forbidden, NotFound))]
 async fn revoke_token(
     Writer(p): Writer,
     state: web::Data<AdminState>,
@@ -929,8 +901,7 @@ async fn revoke_token(
 
 #[utoipa::path(get, path = "/admin/v1/audit", tag = "audit", params(AuditPageQuery),
     responses((status = 200, body = Listing<AuditRow>, description = "newest first"),
-        (status = 400, body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, body = ProblemBody, content_type = "application/problem+json")))]
+        Refused))]
 async fn list_audit(
     _: Reader,
     state: web::Data<AdminState>,
