@@ -364,6 +364,13 @@ async fn every_resource_through_the_api_and_the_audit_names_the_actor() {
         "invalid_request",
     )
     .await;
+    assert_problem(
+        api.post("/workspaces", json!({"slug": "nul", "name": "A\u{0}"}))
+            .await,
+        400,
+        "invalid_request",
+    )
+    .await;
     assert_eq!(
         api.ok(api.get("/workspaces/acme").await, 200).await["name"],
         "Acme"
@@ -642,6 +649,27 @@ async fn every_resource_through_the_api_and_the_audit_names_the_actor() {
         "invalid_request",
     )
     .await;
+    // PostgreSQL cannot store NUL, and no audience or issuer holds a control
+    // character: a precise 400 before any fetch, never a database error (a
+    // case schemathesis found).
+    for body in [
+        json!({"name": "nul", "jwks_url": jwks.url, "audiences": ["a\u{0}b"]}),
+        json!({"name": "ctl", "jwks_url": jwks.url, "issuer": "https://i.test/\n"}),
+    ] {
+        let refused = assert_problem(
+            api.post("/jwt-providers", body).await,
+            400,
+            "invalid_request",
+        )
+        .await;
+        assert!(
+            refused["detail"]
+                .as_str()
+                .unwrap()
+                .contains("contains a control character"),
+            "{refused}"
+        );
+    }
     let forced = api
         .ok(
             api.post(

@@ -322,6 +322,9 @@ pub enum Refused {
     /// missing_credentials or invalid_admin_token
     #[response(status = 401, content_type = "application/problem+json")]
     Unauthorized(ProblemBody),
+    /// store_unavailable: PostgreSQL cannot be reached; try again
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(ProblemBody),
 }
 
 /// insufficient_scope: the token's scope does not allow this
@@ -351,7 +354,8 @@ pub struct NotJson(pub ProblemBody);
 pub struct NewWorkspace {
     #[schema(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
     pub slug: String,
-    /// Display name (the slug when absent).
+    /// Display name (the slug when absent); no control characters.
+    #[schema(pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub name: Option<String>,
 }
 
@@ -407,6 +411,8 @@ async fn get_workspace(
 pub struct NewNotification {
     #[schema(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
     pub slug: String,
+    /// Display name (the slug when absent); no control characters.
+    #[schema(pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub name: Option<String>,
 }
 

@@ -168,11 +168,8 @@ pub async fn prepare(new: NewProvider) -> Result<Prepared> {
         .principal_claim
         .unwrap_or_else(|| DEFAULT_PRINCIPAL_CLAIM.to_string());
     jwt_providers::check_principal_claim(&principal_claim)?;
-    if let Some(empty) = new.audiences.iter().find(|a| a.is_empty()) {
-        return Err(ServiceError::Invalid(format!(
-            "an audience cannot be empty ({empty:?})"
-        )));
-    }
+    // Before any network call: a provider that could not be saved is not fetched.
+    jwt_providers::check_claims(&new.audiences, new.issuer.as_deref())?;
     let name = new.name;
     let mut discovered = None;
     let jwks_url = match (new.jwks_url, &new.issuer) {

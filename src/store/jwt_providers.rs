@@ -56,15 +56,26 @@ pub fn check_principal_claim(claim: &str) -> Result<()> {
     Ok(())
 }
 
+/// The audiences and the issuer a provider's tokens must carry: each
+/// audience non-empty, neither holding a control character.
+pub fn check_claims(audiences: &[String], issuer: Option<&str>) -> Result<()> {
+    for a in audiences {
+        if a.is_empty() {
+            return Err(StoreError::Invalid("an audience cannot be empty".into()));
+        }
+        super::check_text("the audience", a)?;
+    }
+    if let Some(issuer) = issuer {
+        super::check_text("the issuer", issuer)?;
+    }
+    Ok(())
+}
+
 pub fn add(conn: &mut Connection, new: &NewProvider<'_>) -> Result<ProviderRow> {
     let name = new.name;
     check_name("provider name", name)?;
     check_principal_claim(new.principal_claim)?;
-    if let Some(empty) = new.audiences.iter().find(|a| a.is_empty()) {
-        return Err(StoreError::Invalid(format!(
-            "an audience cannot be empty ({empty:?})"
-        )));
-    }
+    check_claims(new.audiences, new.issuer)?;
     let mut audiences: Vec<String> = Vec::with_capacity(new.audiences.len());
     for a in new.audiences {
         if !audiences.contains(a) {

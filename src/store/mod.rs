@@ -205,6 +205,19 @@ pub fn check_name(what: &str, value: &str) -> Result<()> {
     }
 }
 
+/// Free text the catalog stores (display names, audiences, issuers,
+/// origins): anything printable, no control characters. PostgreSQL cannot
+/// store NUL at all, and a control character in a name only ever serves to
+/// forge a line in a log or a terminal.
+pub fn check_text(what: &str, value: &str) -> Result<()> {
+    if value.chars().any(char::is_control) {
+        return Err(StoreError::Invalid(format!(
+            "{what} {value:?} contains a control character"
+        )));
+    }
+    Ok(())
+}
+
 /// Maps a unique violation to a message the user can act on; anything else
 /// stays a database error. Matches Diesel's error kind, never message text.
 fn unique(err: DieselError, message: impl FnOnce() -> String) -> StoreError {

@@ -81,6 +81,7 @@ pub fn parse_path(path: &str) -> Result<(&str, &str)> {
 }
 
 pub fn create(conn: &mut Connection, ws: &str, slug: &str, name: &str) -> Result<NotificationInfo> {
+    super::check_text("notification name", name)?;
     conn.pg().transaction(|conn| {
         let workspace = ws::id(conn, ws)?;
         diesel::insert_into(notifications::table)

@@ -18,6 +18,7 @@ pub struct Workspace {
 
 pub fn create(conn: &mut Connection, slug: &str, name: &str) -> Result<Workspace> {
     check_name("workspace slug", slug)?;
+    super::check_text("workspace name", name)?;
     diesel::insert_into(workspaces::table)
         .values((
             workspaces::id.eq(Uuid::now_v7()),
