@@ -8,205 +8,83 @@ use serde::Serialize;
 use crate::jwt;
 use crate::publisher::PublishError;
 
-/// Every way eventward refuses a request. The string form is the `code`
-/// clients branch on: adding one is fine, renaming one breaks clients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Code {
-    CredentialsInQuery,
-    InvalidJson,
-    InvalidEvent,
-    InvalidIdempotencyKey,
-    MissingCredentials,
-    InvalidApiKey,
-    ExpiredApiKey,
-    RevokedApiKey,
-    InvalidToken,
-    ExpiredToken,
-    TokenNotYetValid,
-    InvalidAudience,
-    InvalidIssuer,
-    UnsupportedAlgorithm,
-    UnknownKeyId,
-    CredentialNotAllowed,
-    EndpointNotSecured,
-    UnknownEndpoint,
-    MethodNotAllowed,
-    IdempotencyKeyInUse,
-    IdempotencyKeyReused,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    RequestTimeout,
-    BrokerUnavailable,
-    NoRoute,
-    StoreUnavailable,
-    DisabledApiKey,
-    InvalidAdminToken,
-    InsufficientScope,
-    NotFound,
-    Conflict,
-    InvalidRequest,
-    CheckFailed,
-    InternalError,
-    CsrfFailed,
+/// One row per refusal: the variant, the `code` string clients branch on,
+/// the HTTP status and the title. [`Code`], [`Code::ALL`], [`Code::as_str`],
+/// [`Code::status`] and [`Code::title`] are all generated from this one table.
+macro_rules! codes {
+    ($($variant:ident => ($code:literal, $status:ident, $title:literal),)*) => {
+        /// Every way eventward refuses a request. The string form is the `code`
+        /// clients branch on: adding one is fine, renaming one breaks clients.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Code {
+            $($variant,)*
+        }
+
+        impl Code {
+            /// Every code, in declaration order (`code as usize` indexes it).
+            pub const ALL: [Code; [$(Code::$variant),*].len()] = [$(Code::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $code,)*
+                }
+            }
+
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(Code::$variant => StatusCode::$status,)*
+                }
+            }
+
+            fn title(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $title,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    CredentialsInQuery => ("credentials_in_query", BAD_REQUEST, "Credentials in the query string"),
+    InvalidJson => ("invalid_json", BAD_REQUEST, "Body is not valid JSON"),
+    InvalidEvent => ("invalid_event", BAD_REQUEST, "Invalid event"),
+    InvalidIdempotencyKey => ("invalid_idempotency_key", BAD_REQUEST, "Invalid Idempotency-Key"),
+    MissingCredentials => ("missing_credentials", UNAUTHORIZED, "Missing credentials"),
+    InvalidApiKey => ("invalid_api_key", UNAUTHORIZED, "Invalid API key"),
+    ExpiredApiKey => ("expired_api_key", UNAUTHORIZED, "Expired API key"),
+    RevokedApiKey => ("revoked_api_key", UNAUTHORIZED, "Revoked API key"),
+    InvalidToken => ("invalid_token", UNAUTHORIZED, "Invalid token"),
+    ExpiredToken => ("expired_token", UNAUTHORIZED, "Expired token"),
+    TokenNotYetValid => ("token_not_yet_valid", UNAUTHORIZED, "Token not yet valid"),
+    InvalidAudience => ("invalid_audience", UNAUTHORIZED, "Invalid audience"),
+    InvalidIssuer => ("invalid_issuer", UNAUTHORIZED, "Invalid issuer"),
+    UnsupportedAlgorithm => ("unsupported_algorithm", UNAUTHORIZED, "Unsupported algorithm"),
+    UnknownKeyId => ("unknown_key_id", UNAUTHORIZED, "Unknown key id"),
+    CredentialNotAllowed => ("credential_not_allowed", FORBIDDEN, "Credential not allowed"),
+    EndpointNotSecured => ("endpoint_not_secured", FORBIDDEN, "Endpoint not secured"),
+    UnknownEndpoint => ("unknown_endpoint", NOT_FOUND, "Unknown endpoint"),
+    MethodNotAllowed => ("method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed"),
+    IdempotencyKeyInUse => ("idempotency_key_in_use", CONFLICT, "Idempotency-Key in use"),
+    IdempotencyKeyReused => ("idempotency_key_reused", UNPROCESSABLE_ENTITY, "Idempotency-Key reused"),
+    PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE, "Payload too large"),
+    UnsupportedMediaType => ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
+    RequestTimeout => ("request_timeout", REQUEST_TIMEOUT, "Request timeout"),
+    BrokerUnavailable => ("broker_unavailable", SERVICE_UNAVAILABLE, "Broker unavailable"),
+    NoRoute => ("no_route", SERVICE_UNAVAILABLE, "No route"),
+    StoreUnavailable => ("store_unavailable", SERVICE_UNAVAILABLE, "Store unavailable"),
+    DisabledApiKey => ("disabled_api_key", UNAUTHORIZED, "Disabled API key"),
+    InvalidAdminToken => ("invalid_admin_token", UNAUTHORIZED, "Invalid admin token"),
+    InsufficientScope => ("insufficient_scope", FORBIDDEN, "Insufficient scope"),
+    NotFound => ("not_found", NOT_FOUND, "Not found"),
+    Conflict => ("conflict", CONFLICT, "Conflict"),
+    InvalidRequest => ("invalid_request", BAD_REQUEST, "Invalid request"),
+    CheckFailed => ("check_failed", UNPROCESSABLE_ENTITY, "Check failed"),
+    InternalError => ("internal_error", INTERNAL_SERVER_ERROR, "Internal error"),
+    CsrfFailed => ("csrf_failed", FORBIDDEN, "CSRF check failed"),
 }
 
 impl Code {
-    /// Every code, in declaration order (`code as usize` indexes it).
-    pub const ALL: [Code; 36] = {
-        use Code::*;
-        [
-            CredentialsInQuery,
-            InvalidJson,
-            InvalidEvent,
-            InvalidIdempotencyKey,
-            MissingCredentials,
-            InvalidApiKey,
-            ExpiredApiKey,
-            RevokedApiKey,
-            InvalidToken,
-            ExpiredToken,
-            TokenNotYetValid,
-            InvalidAudience,
-            InvalidIssuer,
-            UnsupportedAlgorithm,
-            UnknownKeyId,
-            CredentialNotAllowed,
-            EndpointNotSecured,
-            UnknownEndpoint,
-            MethodNotAllowed,
-            IdempotencyKeyInUse,
-            IdempotencyKeyReused,
-            PayloadTooLarge,
-            UnsupportedMediaType,
-            RequestTimeout,
-            BrokerUnavailable,
-            NoRoute,
-            StoreUnavailable,
-            DisabledApiKey,
-            InvalidAdminToken,
-            InsufficientScope,
-            NotFound,
-            Conflict,
-            InvalidRequest,
-            CheckFailed,
-            InternalError,
-            CsrfFailed,
-        ]
-    };
-
-    pub fn as_str(self) -> &'static str {
-        use Code::*;
-        match self {
-            CredentialsInQuery => "credentials_in_query",
-            InvalidJson => "invalid_json",
-            InvalidEvent => "invalid_event",
-            InvalidIdempotencyKey => "invalid_idempotency_key",
-            MissingCredentials => "missing_credentials",
-            InvalidApiKey => "invalid_api_key",
-            ExpiredApiKey => "expired_api_key",
-            RevokedApiKey => "revoked_api_key",
-            InvalidToken => "invalid_token",
-            ExpiredToken => "expired_token",
-            TokenNotYetValid => "token_not_yet_valid",
-            InvalidAudience => "invalid_audience",
-            InvalidIssuer => "invalid_issuer",
-            UnsupportedAlgorithm => "unsupported_algorithm",
-            UnknownKeyId => "unknown_key_id",
-            CredentialNotAllowed => "credential_not_allowed",
-            EndpointNotSecured => "endpoint_not_secured",
-            UnknownEndpoint => "unknown_endpoint",
-            MethodNotAllowed => "method_not_allowed",
-            IdempotencyKeyInUse => "idempotency_key_in_use",
-            IdempotencyKeyReused => "idempotency_key_reused",
-            PayloadTooLarge => "payload_too_large",
-            UnsupportedMediaType => "unsupported_media_type",
-            RequestTimeout => "request_timeout",
-            BrokerUnavailable => "broker_unavailable",
-            NoRoute => "no_route",
-            StoreUnavailable => "store_unavailable",
-            DisabledApiKey => "disabled_api_key",
-            InvalidAdminToken => "invalid_admin_token",
-            InsufficientScope => "insufficient_scope",
-            NotFound => "not_found",
-            Conflict => "conflict",
-            InvalidRequest => "invalid_request",
-            CheckFailed => "check_failed",
-            InternalError => "internal_error",
-            CsrfFailed => "csrf_failed",
-        }
-    }
-
-    pub fn status(self) -> StatusCode {
-        use Code::*;
-        match self {
-            CredentialsInQuery | InvalidJson | InvalidEvent | InvalidIdempotencyKey => {
-                StatusCode::BAD_REQUEST
-            }
-            MissingCredentials | InvalidApiKey | ExpiredApiKey | RevokedApiKey | InvalidToken
-            | ExpiredToken | TokenNotYetValid | InvalidAudience | InvalidIssuer
-            | UnsupportedAlgorithm | UnknownKeyId | DisabledApiKey | InvalidAdminToken => {
-                StatusCode::UNAUTHORIZED
-            }
-            CredentialNotAllowed | EndpointNotSecured | InsufficientScope | CsrfFailed => {
-                StatusCode::FORBIDDEN
-            }
-            UnknownEndpoint | NotFound => StatusCode::NOT_FOUND,
-            InvalidRequest => StatusCode::BAD_REQUEST,
-            Conflict => StatusCode::CONFLICT,
-            CheckFailed => StatusCode::UNPROCESSABLE_ENTITY,
-            InternalError => StatusCode::INTERNAL_SERVER_ERROR,
-            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            IdempotencyKeyInUse => StatusCode::CONFLICT,
-            IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            BrokerUnavailable | NoRoute | StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
-    fn title(self) -> &'static str {
-        use Code::*;
-        match self {
-            CredentialsInQuery => "Credentials in the query string",
-            InvalidJson => "Body is not valid JSON",
-            InvalidEvent => "Invalid event",
-            InvalidIdempotencyKey => "Invalid Idempotency-Key",
-            MissingCredentials => "Missing credentials",
-            InvalidApiKey => "Invalid API key",
-            ExpiredApiKey => "Expired API key",
-            RevokedApiKey => "Revoked API key",
-            InvalidToken => "Invalid token",
-            ExpiredToken => "Expired token",
-            TokenNotYetValid => "Token not yet valid",
-            InvalidAudience => "Invalid audience",
-            InvalidIssuer => "Invalid issuer",
-            UnsupportedAlgorithm => "Unsupported algorithm",
-            UnknownKeyId => "Unknown key id",
-            CredentialNotAllowed => "Credential not allowed",
-            EndpointNotSecured => "Endpoint not secured",
-            UnknownEndpoint => "Unknown endpoint",
-            MethodNotAllowed => "Method not allowed",
-            IdempotencyKeyInUse => "Idempotency-Key in use",
-            IdempotencyKeyReused => "Idempotency-Key reused",
-            PayloadTooLarge => "Payload too large",
-            UnsupportedMediaType => "Unsupported media type",
-            RequestTimeout => "Request timeout",
-            BrokerUnavailable => "Broker unavailable",
-            NoRoute => "No route",
-            StoreUnavailable => "Store unavailable",
-            DisabledApiKey => "Disabled API key",
-            InvalidAdminToken => "Invalid admin token",
-            InsufficientScope => "Insufficient scope",
-            NotFound => "Not found",
-            Conflict => "Conflict",
-            InvalidRequest => "Invalid request",
-            CheckFailed => "Check failed",
-            InternalError => "Internal error",
-            CsrfFailed => "CSRF check failed",
-        }
-    }
-
     /// Seconds a client should wait before retrying, for the refusals that
     /// are worth retrying.
     fn retry_after(self) -> Option<u32> {
