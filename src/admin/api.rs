@@ -236,18 +236,22 @@ where
     T: Send + 'static,
     F: FnOnce(&mut Connection) -> service::Result<T> + Send + 'static,
 {
-    let pool = state.pool.clone();
-    web::block(move || {
-        let mut db = pool.connection()?;
-        f(&mut db)
-    })
-    .await
-    .map_err(|_| Problem::new(Code::InternalError, "the operation was cancelled"))?
-    .map_err(Problem::from)
+    super::with_db(&state.pool, f)
+        .await
+        .map_err(|_| Problem::new(Code::InternalError, "the operation was cancelled"))?
+        .map_err(Problem::from)
 }
 
 fn created<T: Serialize>(value: &T) -> HttpResponse {
     HttpResponse::Created().json(value)
+}
+
+/// A response that holds a new secret (a key or token), shown this once:
+/// never stored by a cache.
+fn created_secret<T: Serialize>(value: &T) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(value)
 }
 
 fn ok<T: Serialize>(value: &T) -> HttpResponse {
@@ -672,9 +676,7 @@ async fn create_key(
         keys::create(db, &who, &b.name, expires_in)
     })
     .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(issued))
+    Ok(created_secret(&issued))
 }
 
 #[utoipa::path(get, path = "/admin/v1/api-keys/{name}", tag = "api-keys",
@@ -720,9 +722,7 @@ async fn roll_key(
     let name = path.into_inner();
     let grace = duration("grace", body.grace.as_deref().unwrap_or("24h"))?;
     let issued = run(&state, move |db| keys::roll(db, &who, &name, grace)).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(issued))
+    Ok(created_secret(&issued))
 }
 
 #[utoipa::path(post, path = "/admin/v1/api-keys/{name}/disable", tag = "api-keys",
@@ -881,9 +881,7 @@ async fn create_token(
         admin_tokens::create(db, &who, &b.name, b.scope)
     })
     .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(issued))
+    Ok(created_secret(&issued))
 }
 
 #[utoipa::path(delete, path = "/admin/v1/admin-tokens/{name}", tag = "admin-tokens",

@@ -96,10 +96,8 @@ pub async fn authenticate(pool: &Pool, bearer: Option<&str>) -> Result<AdminPrin
         ));
     }
     let hash = apikey::hash(token);
-    let pool = pool.clone();
-    let found = web::block(move || {
-        let mut db = pool.connection()?;
-        crate::store::admin_tokens::authenticate(&mut db, &hash)
+    let found = super::with_db(pool, move |db| {
+        crate::store::admin_tokens::authenticate(db, &hash)
     })
     .await
     .map_err(|_| Problem::new(Code::InternalError, "the token lookup was cancelled"))?;

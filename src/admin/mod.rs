@@ -15,7 +15,7 @@ use crate::jwks_refresher::JwksSlots;
 use crate::metrics;
 use crate::problem::{Code, Problem};
 use crate::snapshot::Current;
-use crate::store::Pool;
+use crate::store::{Connection, Pool, StoreError};
 
 /// What the admin handlers read; shared by the admin workers.
 pub struct AdminState {
@@ -29,6 +29,25 @@ pub struct AdminState {
     /// and code samples use it.
     pub public_base: String,
 }
+
+/// Runs `f` with a connection from `pool` on the blocking pool, where
+/// every admin request's PostgreSQL work goes. The outer error only says
+/// the blocking task did not finish (it panicked); callers map it.
+pub async fn with_db<T, E, F>(pool: &Pool, f: F) -> Result<Result<T, E>, BlockingError>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+{
+    let pool = pool.clone();
+    web::block(move || {
+        let mut db = pool.connection()?;
+        f(&mut db)
+    })
+    .await
+}
+
+pub use actix_web::error::BlockingError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(scrape))

@@ -129,13 +129,9 @@ where
     T: Send + 'static,
     F: FnOnce(&mut store::Connection) -> Result<T, ServiceError> + Send + 'static,
 {
-    let pool = state.pool.clone();
-    web::block(move || -> Result<T, ServiceError> {
-        let mut conn = pool.connection()?;
-        f(&mut conn)
-    })
-    .await
-    .map_err(|_| session::unavailable())
+    crate::admin::with_db(&state.pool, f)
+        .await
+        .map_err(|_| session::unavailable())
 }
 
 /// Runs `f` with a pooled connection on the blocking pool. An unavailable

@@ -24,7 +24,7 @@ use rand::RngCore;
 use super::guard;
 use super::pages::Fields;
 use super::views;
-use crate::admin::AdminState;
+use crate::admin::{with_db, AdminState};
 use crate::apikey;
 use crate::problem::{Code, Problem};
 use crate::store::admin_tokens::Scope;
@@ -128,11 +128,9 @@ pub async fn current(
     let Some(session_id) = guard::session_cookie(req) else {
         return Ok(None);
     };
-    let pool = state.pool.clone();
     let id = session_id.clone();
-    let found = web::block(move || {
-        let mut conn = pool.connection()?;
-        console_sessions::find_session(&mut conn, &apikey::hash(&id))
+    let found = with_db(&state.pool, move |conn| {
+        console_sessions::find_session(conn, &apikey::hash(&id))
     })
     .await
     .map_err(|_| unavailable())?
@@ -178,12 +176,10 @@ async fn open(
     );
     let session_id = random_secret();
     let csrf = random_secret();
-    let pool = state.pool.clone();
     let id = session_id.clone();
-    web::block(move || {
-        let mut conn = pool.connection()?;
+    with_db(&state.pool, move |conn| {
         console_sessions::create_session(
-            &mut conn,
+            conn,
             &console_sessions::NewSession {
                 session_hash: &apikey::hash(&id),
                 admin_token_id: token_id,
@@ -281,11 +277,9 @@ pub async fn link_exchange(
     if !guard::same_origin(&req) {
         return Err(super::pages::csrf_failed());
     }
-    let pool = state.pool.clone();
     let code = Fields::parse(&body).text("code");
-    let used = web::block(move || {
-        let mut conn = pool.connection()?;
-        console_sessions::use_link(&mut conn, &apikey::hash(&code))
+    let used = with_db(&state.pool, move |conn| {
+        console_sessions::use_link(conn, &apikey::hash(&code))
     })
     .await
     .map_err(|_| unavailable())?
@@ -325,11 +319,9 @@ pub async fn sign_out(
     if !guard::csrf_ok(&ctx.csrf, Fields::parse(&body).get("csrf_token")) {
         return Err(super::pages::csrf_failed());
     }
-    let pool = state.pool.clone();
     let id = ctx.session_id.clone();
-    web::block(move || {
-        let mut conn = pool.connection()?;
-        console_sessions::revoke_session(&mut conn, &apikey::hash(&id))
+    with_db(&state.pool, move |conn| {
+        console_sessions::revoke_session(conn, &apikey::hash(&id))
     })
     .await
     .map_err(|_| unavailable())?
