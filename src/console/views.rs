@@ -649,7 +649,7 @@ pub fn lang_label(lang: &str) -> &'static str {
 /// the selection changes, and part of the page itself.
 pub fn samples(sel: &Selection, rendered: &[(&'static str, String)]) -> Markup {
     html! {
-        div #samples .samples aria-live="polite" {
+        div #samples .samples {
             @match sel.method {
                 None => p #samples-caption { "Select API keys or JWT providers to see code samples." },
                 Some(AuthMethod::ApiKey) => p #samples-caption {
@@ -754,6 +754,9 @@ pub fn notification(
             }
             section.card aria-labelledby="samples-h" {
                 h2 #samples-h { "Code samples" }
+                // Announces a change of samples in one sentence (the caption),
+                // not the programs themselves; the script fills it.
+                p #samples-status .visually-hidden role="status" aria-live="polite" {}
                 (samples(sel, rendered))
             }
         },

@@ -233,6 +233,10 @@ try {
   await page.getByLabel("console-key").check();
   await page.locator("#samples-caption", { hasText: "console-key" }).waitFor();
   assert.equal(await page.getByRole("tab", { name: "Browser" }).count(), 0);
+  // Screen readers hear one sentence about the change, not the programs.
+  const live = page.getByRole("status").filter({ hasText: "Code samples updated." });
+  assert.match(await live.textContent(), /Use the key console-key/);
+  assert.equal(await page.locator("#samples[aria-live]").count(), 0);
   // Tabs: keyboard arrows move between languages.
   await page.getByRole("tab", { name: "curl" }).focus();
   await page.keyboard.press("ArrowRight");

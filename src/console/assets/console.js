@@ -80,6 +80,9 @@
         target.replaceWith(fresh);
         target = fresh;
         makeTabs(fresh);
+        var status = document.getElementById("samples-status");
+        var caption = fresh.querySelector("#samples-caption");
+        if (status && caption) status.textContent = "Code samples updated. " + caption.textContent;
       }).catch(function (e) { console.error(e); });
     });
   }
