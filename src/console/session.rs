@@ -129,21 +129,32 @@ pub async fn current(
         return Ok(None);
     };
     let id = session_id.clone();
-    let found = with_db(&state.pool, move |conn| {
+    let found = sessions(state, "session lookup", move |conn| {
         console_sessions::find_session(conn, &apikey::hash(&id))
     })
-    .await
-    .map_err(|_| unavailable())?
-    .map_err(|e| {
-        log::warn!("console: session lookup failed: {e}");
-        unavailable()
-    })?;
+    .await?;
     Ok(found.map(|s| Ctx {
         session_id,
         name: s.actor_name,
         scope: s.scope,
         csrf: s.csrf_token,
     }))
+}
+
+/// Runs `f` on the session store ([`with_db`]); any failure is logged as
+/// `doing` and answered `503 store_unavailable`.
+async fn sessions<T, F>(state: &AdminState, doing: &'static str, f: F) -> Result<T, Problem>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut store::Connection) -> Result<T, store::StoreError> + Send + 'static,
+{
+    with_db(&state.pool, f)
+        .await
+        .map_err(|_| unavailable())?
+        .map_err(|e| {
+            log::warn!("console: {doing} failed: {e}");
+            unavailable()
+        })
 }
 
 pub fn unavailable() -> Problem {
@@ -177,7 +188,7 @@ async fn open(
     let session_id = random_secret();
     let csrf = random_secret();
     let id = session_id.clone();
-    with_db(&state.pool, move |conn| {
+    sessions(state, "opening a session", move |conn| {
         console_sessions::create_session(
             conn,
             &console_sessions::NewSession {
@@ -190,12 +201,7 @@ async fn open(
             },
         )
     })
-    .await
-    .map_err(|_| unavailable())?
-    .map_err(|e| {
-        log::warn!("console: cannot open a session: {e}");
-        unavailable()
-    })?;
+    .await?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/console/settings"))
         .insert_header((
@@ -278,15 +284,10 @@ pub async fn link_exchange(
         return Err(super::pages::csrf_failed());
     }
     let code = Fields::parse(&body).text("code");
-    let used = with_db(&state.pool, move |conn| {
+    let used = sessions(&state, "link lookup", move |conn| {
         console_sessions::use_link(conn, &apikey::hash(&code))
     })
-    .await
-    .map_err(|_| unavailable())?
-    .map_err(|e| {
-        log::warn!("console: link lookup failed: {e}");
-        unavailable()
-    })?;
+    .await?;
     match used {
         // A link is made by someone with the database's credentials: full access.
         Some(link) => {
@@ -320,12 +321,10 @@ pub async fn sign_out(
         return Err(super::pages::csrf_failed());
     }
     let id = ctx.session_id.clone();
-    with_db(&state.pool, move |conn| {
+    sessions(&state, "signing out", move |conn| {
         console_sessions::revoke_session(conn, &apikey::hash(&id))
     })
-    .await
-    .map_err(|_| unavailable())?
-    .map_err(|_| unavailable())?;
+    .await?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/console/sign-in"))
         .insert_header((
