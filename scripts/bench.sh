@@ -36,6 +36,9 @@
 #   BENCH_PORT=18089
 #   BENCH_KEEP_DB=1      keep the eventward_bench database afterwards
 #   BENCH_SETTLE=3       seconds to let the broker settle after a purge
+#   BENCH_PERF=1         record eventward with `perf record -g` during the wrk run of
+#                        (b), into bench/last-run/perf.data (`perf report -i` it); the
+#                        run's figures then include perf's own cost
 # Needs: cargo, wrk (apt-get install wrk), psql, curl, jq, awk.
 # Takes about 4-5 minutes after the build ("core": about 1.5).
 set -euo pipefail
@@ -265,9 +268,18 @@ PLAIN_BYTES=$(j "$PLAIN_JSON" .message_bytes)
 # ------------------------------------------------------------------ (b) eventward accepted
 
 log "(b) eventward, wrk -t2 -c$CONC, ${SECS}s, valid key (headline)"
+PERF=
+if [[ -n ${BENCH_PERF:-} ]]; then
+    perf record -q -F ${BENCH_PERF_HZ:-999} ${BENCH_PERF_G--g} -p "$DAEMON" -o "$OUT/perf.data" >"$OUT/perf.log" 2>&1 &
+    PERF=$!
+fi
 phase_begin
 WRK_JSON=$(run_wrk accepted-wrk "$KEY" "$SECS")
 phase_end BW
+if [[ -n $PERF ]]; then
+    kill -INT "$PERF"
+    wait "$PERF" || true
+fi
 purge
 [[ $(j "$WRK_JSON" .non2xx) == 0 ]] || log "warning: $(j "$WRK_JSON" .non2xx) non-2xx answers in the accepted run"
 log "(b) eventward, http_load c=$CONC, ${SHORT}s, valid key (our load generator, for latency)"

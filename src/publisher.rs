@@ -1,14 +1,19 @@
 //! RabbitMQ through lapin: the only module that talks to the broker.
 //!
 //! The publisher owns one connection and a pool of confirm-mode channels
-//! (`amqp.channels`), driven by a runtime of its own so it outlives any actix
-//! worker. Each channel has a queue and one task draining it: an HTTP worker
-//! pushes its request's messages and a completion onto the next channel's
-//! queue (a lock-free push; the task is woken only if it was idle) and awaits
-//! the completion. The task publishes everything queued, in order, and
-//! completes each request when the broker has confirmed all its messages.
-//! Only that task publishes on its channel, so delivery tags and frames stay
-//! in step.
+//! (`amqp.channels`). lapin runs the connection's I/O on a thread of its own,
+//! its socket registered with a small runtime of ours (the AMQP runtime), so
+//! the connection outlives any actix worker.
+//!
+//! A request publishes from its own HTTP worker, straight onto a channel:
+//! there is no queue and no task in between, so no thread hop on the way out
+//! and none on the way back. lapin's I/O thread writes the frames and, when
+//! the broker confirms, wakes the waiting request itself. Each worker thread
+//! keeps to its own channels ([`pick_lane`]); a delivery tag is taken and the
+//! frames are queued in one step under the channel's `order` lock, so on
+//! every channel the frames leave in the order of their tags, whoever
+//! publishes. A request is answered only when the broker has confirmed all
+//! its messages.
 //!
 //! A supervisor task (re)connects with backoff and re-declares the topology;
 //! while it is not connected, or the broker has blocked publishing, every
@@ -16,17 +21,22 @@
 //! A publish counts only when the broker confirms it.
 //!
 //! Every message's fate is counted once in [`PUBLISHING`] (relaxed
-//! atomics): the drain task counts what the broker answered, `publish` what
-//! never reached it or was not answered in time. Each lane also keeps, for
-//! the systemd watchdog (`watchdog.rs`), how many messages wait for a confirm
-//! and since when it last saw one: [`Publisher::stalled`].
+//! atomics). Each lane also keeps, for the systemd watchdog (`watchdog.rs`),
+//! how many messages wait for a confirm and since when it last saw one:
+//! [`Publisher::stalled`]. A request that stops waiting (its confirm timed
+//! out) hands its confirms to a task that keeps waiting for them, so a
+//! broker that never answers still shows as a stall.
 
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
-use futures_util::stream::FuturesUnordered;
+use futures_util::future::join_all;
 use futures_util::StreamExt;
 use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
@@ -35,8 +45,9 @@ use lapin::options::{
 use lapin::types::{FieldTable, ShortString};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+    PublisherConfirm,
 };
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::Notify;
 
 use crate::config::{Amqp, QueueType};
 use crate::metrics::{PublishResult, PUBLISHING};
@@ -49,22 +60,20 @@ pub struct Outbound {
     pub properties: BasicProperties,
 }
 
-/// One request's messages, and where to say how they fared.
-struct Job {
-    messages: Vec<Outbound>,
-    done: oneshot::Sender<Result<(), PublishError>>,
-}
-
-/// A confirm-mode channel and the queue its drain task reads.
+/// A confirm-mode channel, and what the watchdog reads of it.
 struct Lane {
     channel: Channel,
-    queue: mpsc::UnboundedSender<Job>,
-    progress: Arc<Progress>,
+    /// Held while one message takes its delivery tag and queues its frames
+    /// (one synchronous step inside lapin), so that on this channel frames
+    /// leave in the order of their tags. Only a thread that shares the lane
+    /// with another ever waits for it.
+    order: Mutex<()>,
+    progress: Progress,
 }
 
-/// What a lane's drain task tells the watchdog: messages published and not
-/// yet answered, and when it last saw the broker answer (or, when nothing
-/// was waiting, started waiting). Only the drain task writes it.
+/// What a lane tells the watchdog: messages published and not yet answered,
+/// and when it last saw the broker answer (or, when nothing was waiting,
+/// started waiting).
 #[derive(Default)]
 struct Progress {
     waiting: AtomicU64,
@@ -82,8 +91,13 @@ impl Progress {
     }
 
     fn answered(&self, n: u64) {
-        PUBLISHING.in_flight(-(n as i64));
         self.since_ms.store(monotonic_ms(), Ordering::Relaxed);
+        self.forget(n);
+    }
+
+    /// No longer waited for, and not answered either (the request went away).
+    fn forget(&self, n: u64) {
+        PUBLISHING.in_flight(-(n as i64));
         self.waiting.fetch_sub(n, Ordering::Relaxed);
     }
 
@@ -97,6 +111,7 @@ impl Progress {
 
 struct Live {
     connection: Connection,
+    exchange: ShortString,
     lanes: Box<[Lane]>,
 }
 
@@ -108,8 +123,6 @@ struct Inner {
     blocked: AtomicBool,
     lost: Notify,
     stopping: AtomicBool,
-    /// Round robin over the lanes.
-    next_lane: AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -136,6 +149,10 @@ pub enum PublishError {
     ConnectionLost(String),
 }
 
+/// What the broker answered for each message of one request, and how long
+/// after sending the last answer came.
+type Answers = (Vec<lapin::Result<Confirmation>>, Duration);
+
 impl Publisher {
     /// Starts the supervisor on `runtime`; returns at once (not yet connected).
     pub fn start(
@@ -151,7 +168,6 @@ impl Publisher {
                 blocked: AtomicBool::new(false),
                 lost: Notify::new(),
                 stopping: AtomicBool::new(false),
-                next_lane: AtomicUsize::new(0),
             }),
             runtime,
         };
@@ -171,55 +187,72 @@ impl Publisher {
             && !self.inner.blocked.load(Ordering::Relaxed)
     }
 
-    /// Publishes every message and waits for the broker to confirm each one.
-    /// Ok only if all were confirmed and routed to at least one queue.
+    /// Publishes every message, in order, and waits for the broker to
+    /// confirm each one. Ok only if all were confirmed and routed to at least
+    /// one queue. Runs on the caller's thread and runtime.
     pub async fn publish(&self, messages: Vec<Outbound>) -> Result<(), PublishError> {
         if messages.is_empty() {
             return Ok(());
         }
         let count = messages.len();
-        let unavailable = |e: PublishError| {
-            for _ in 0..count {
-                PUBLISHING.confirmed(PublishResult::Unavailable, None);
-            }
-            Err(e)
+        let Some(live) = self.inner.live.load_full() else {
+            return unavailable(count, PublishError::NotConnected);
         };
-        let (done, mut confirmed) = oneshot::channel();
-        {
-            let live = self.inner.live.load();
-            let Some(live) = live.as_ref() else {
-                return unavailable(PublishError::NotConnected);
-            };
-            if self.inner.blocked.load(Ordering::Relaxed) {
-                return unavailable(PublishError::Blocked);
-            }
-            let lane = self.inner.next_lane.fetch_add(1, Ordering::Relaxed) % live.lanes.len();
-            if live.lanes[lane].queue.send(Job { messages, done }).is_err() {
-                return unavailable(PublishError::NotConnected);
-            }
+        if self.inner.blocked.load(Ordering::Relaxed) {
+            return unavailable(count, PublishError::Blocked);
         }
-        // The drain task counts what it completes; what it could not complete
-        // (it gave up the job, or the job timed out first) is counted here.
-        match tokio::time::timeout(self.inner.confirm_timeout, &mut confirmed).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => unavailable(PublishError::ConnectionLost(
-                "the channel closed before confirming".into(),
-            )),
+        let lane = pick_lane(live.lanes.len());
+        let mut answers = Box::pin(send_and_confirm(live, lane, messages));
+        match tokio::time::timeout(self.inner.confirm_timeout, answers.as_mut()).await {
+            Ok(Ok((results, latency))) => self.outcome(results, latency),
+            Ok(Err(e)) => {
+                self.inner.lost.notify_one();
+                unavailable(count, PublishError::ConnectionLost(e.to_string()))
+            }
             Err(_) => {
-                // Closed, the drain task can no longer complete the job; an
-                // answer that came in meanwhile still counts as that answer.
-                confirmed.close();
-                match confirmed.try_recv() {
-                    Ok(result) => result,
-                    Err(_) => {
-                        for _ in 0..count {
-                            PUBLISHING.confirmed(PublishResult::Timeout, None);
-                        }
-                        Err(PublishError::Timeout(self.inner.confirm_timeout))
-                    }
+                // Something keeps waiting for the broker's answer, so that a
+                // broker that never answers shows as a stall (`stalled`).
+                tokio::spawn(async move {
+                    let _ = answers.await;
+                });
+                for _ in 0..count {
+                    PUBLISHING.confirmed(PublishResult::Timeout, None);
                 }
+                Err(PublishError::Timeout(self.inner.confirm_timeout))
             }
         }
+    }
+
+    /// One request's result from its messages' confirms, each counted.
+    fn outcome(
+        &self,
+        results: Vec<lapin::Result<Confirmation>>,
+        latency: Duration,
+    ) -> Result<(), PublishError> {
+        // A failure of the broker outranks a message that found no queue.
+        let mut failed = None;
+        for result in results {
+            let (counted, error) = match result {
+                Ok(Confirmation::Ack(None)) => (PublishResult::Ack, None),
+                Ok(Confirmation::Ack(Some(_))) => {
+                    (PublishResult::Returned, Some(PublishError::NoRoute))
+                }
+                Ok(_) => (PublishResult::Nack, Some(PublishError::Nacked)),
+                Err(e) => {
+                    self.inner.lost.notify_one();
+                    let e = PublishError::ConnectionLost(e.to_string());
+                    PUBLISHING.confirmed(PublishResult::Unavailable, None);
+                    failed = Some(e);
+                    continue;
+                }
+            };
+            PUBLISHING.confirmed(counted, Some(latency));
+            match (error, &failed) {
+                (Some(PublishError::NoRoute), Some(_)) | (None, _) => {}
+                (Some(e), _) => failed = Some(e),
+            }
+        }
+        failed.map_or(Ok(()), Err)
     }
 
     /// Messages have waited for a confirm longer than the confirm timeout
@@ -264,126 +297,102 @@ impl Publisher {
     }
 }
 
-/// The task that owns publishing on one channel: takes everything queued,
-/// publishes it in queue order, and completes each job when its confirms are
-/// in. Ends when the queue's senders are gone (the connection was replaced
-/// or closed) and nothing is in flight.
-async fn drain(
-    channel: Channel,
-    exchange: ShortString,
-    mut queue: mpsc::UnboundedReceiver<Job>,
-    inner: Arc<Inner>,
-    progress: Arc<Progress>,
-) {
-    let channel = &channel;
-    let exchange = &exchange;
-    let inner = &inner;
-    let progress = &progress;
-    let mut in_flight = FuturesUnordered::new();
-    loop {
-        tokio::select! {
-            biased;
-            Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
-            job = queue.recv() => match job {
-                Some(job) => {
-                    in_flight.push(publish_job(channel, exchange, job, inner, progress));
-                    while let Ok(job) = queue.try_recv() {
-                        in_flight.push(publish_job(channel, exchange, job, inner, progress));
-                    }
-                }
-                None => break,
-            },
-        }
+/// Counts `count` messages that never reached the broker.
+fn unavailable(count: usize, e: PublishError) -> Result<(), PublishError> {
+    for _ in 0..count {
+        PUBLISHING.confirmed(PublishResult::Unavailable, None);
     }
-    while in_flight.next().await.is_some() {}
+    Err(e)
 }
 
-/// Publishes one job's messages (its futures are first polled in order, so
-/// the frames leave in order) and reports the outcome of their confirms.
-/// Counts each message's result, unless the request stopped waiting first
-/// (`publish` then counted it as a timeout).
-async fn publish_job(
-    channel: &Channel,
-    exchange: &ShortString,
-    job: Job,
-    inner: &Inner,
-    progress: &Progress,
-) {
-    let Job { messages, done } = job;
-    if done.is_closed() {
-        return; // the request gave up (timeout) before its turn
+/// The lane this thread publishes on next. Each publishing thread (in the
+/// daemon, the HTTP workers) gets an index when it first publishes, and
+/// keeps to the lanes `index, index + threads, …` modulo the lanes: with at
+/// least as many channels as workers, no two workers share a channel, and
+/// the `order` lock is never contended.
+fn pick_lane(lanes: usize) -> usize {
+    static THREADS: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static CURSOR: Cell<Option<usize>> = const { Cell::new(None) };
     }
-    let options = BasicPublishOptions {
-        mandatory: true,
-        ..BasicPublishOptions::default()
-    };
+    CURSOR.with(|cursor| {
+        let at = cursor
+            .get()
+            .unwrap_or_else(|| THREADS.fetch_add(1, Ordering::Relaxed));
+        let threads = THREADS.load(Ordering::Relaxed).max(1);
+        cursor.set(Some((at + threads) % (lanes * threads)));
+        at % lanes
+    })
+}
+
+/// Sends one request's messages on `lane` and waits for every confirm.
+/// Err if a message could not be sent (the channel or connection is gone).
+async fn send_and_confirm(
+    live: Arc<Live>,
+    lane: usize,
+    messages: Vec<Outbound>,
+) -> lapin::Result<Answers> {
+    let lane = &live.lanes[lane];
+    let exchange = &live.exchange;
     let count = messages.len() as u64;
-    progress.sent(count);
+    // The futures are first polled in order, so the messages leave in order.
+    let sent = join_all(messages.into_iter().map(|m| send(lane, exchange, m))).await;
+    let confirms = sent.into_iter().collect::<lapin::Result<Vec<_>>>()?;
     let sent_at = Instant::now();
-    let sent = futures_util::future::join_all(messages.into_iter().map(|m| async move {
-        channel
-            .basic_publish(
-                exchange.clone(),
-                m.routing_key,
-                options,
-                &m.body,
-                m.properties,
-            )
-            .await
-    }))
+    let waiting = Waiting::new(&lane.progress, count);
+    let results = join_all(confirms).await;
+    waiting.answered();
+    Ok((results, sent_at.elapsed()))
+}
+
+/// Publishes one message: its delivery tag is taken and its frames queued
+/// under the lane's `order` lock, in the first poll; then lapin's I/O thread
+/// writes them.
+async fn send(lane: &Lane, exchange: &ShortString, m: Outbound) -> lapin::Result<PublisherConfirm> {
+    const MANDATORY: BasicPublishOptions = BasicPublishOptions {
+        mandatory: true,
+        immediate: false,
+    };
+    let mut sending = pin!(lane.channel.basic_publish(
+        exchange.clone(),
+        m.routing_key,
+        MANDATORY,
+        &m.body,
+        m.properties,
+    ));
+    let first = std::future::poll_fn(|cx| {
+        let _order = lane.order.lock().unwrap_or_else(PoisonError::into_inner);
+        Poll::Ready(Pin::as_mut(&mut sending).poll(cx))
+    })
     .await;
-    let mut confirms = Vec::with_capacity(sent.len());
-    for s in sent {
-        match s {
-            Ok(confirm) => confirms.push(async move {
-                let result = confirm.await;
-                (result, sent_at.elapsed())
-            }),
-            Err(e) => {
-                progress.answered(count);
-                inner.lost.notify_one();
-                if done
-                    .send(Err(PublishError::ConnectionLost(e.to_string())))
-                    .is_ok()
-                {
-                    for _ in 0..count {
-                        PUBLISHING.confirmed(PublishResult::Unavailable, None);
-                    }
-                }
-                return;
-            }
-        }
+    match first {
+        Poll::Ready(sent) => sent,
+        Poll::Pending => sending.await,
     }
-    let results = futures_util::future::join_all(confirms).await;
-    progress.answered(count);
-    // A failure of the broker outranks a message that found no queue.
-    let mut failed = None;
-    for (result, _) in &results {
-        match result {
-            Ok(Confirmation::Ack(None)) => {}
-            Ok(Confirmation::Ack(Some(_))) => {
-                failed.get_or_insert(PublishError::NoRoute);
-            }
-            Ok(_) => failed = Some(PublishError::Nacked),
-            Err(e) => {
-                inner.lost.notify_one();
-                failed = Some(PublishError::ConnectionLost(e.to_string()));
-            }
-        }
+}
+
+/// Messages of one request the broker has not answered yet, on the lane's
+/// [`Progress`]; forgotten if the wait is dropped unanswered.
+struct Waiting<'a> {
+    progress: &'a Progress,
+    count: u64,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(progress: &'a Progress, count: u64) -> Waiting<'a> {
+        progress.sent(count);
+        Waiting { progress, count }
     }
-    if done.send(failed.map_or(Ok(()), Err)).is_ok() {
-        for (result, latency) in results {
-            match result {
-                Ok(Confirmation::Ack(None)) => {
-                    PUBLISHING.confirmed(PublishResult::Ack, Some(latency))
-                }
-                Ok(Confirmation::Ack(Some(_))) => {
-                    PUBLISHING.confirmed(PublishResult::Returned, Some(latency))
-                }
-                Ok(_) => PUBLISHING.confirmed(PublishResult::Nack, Some(latency)),
-                Err(_) => PUBLISHING.confirmed(PublishResult::Unavailable, None),
-            }
-        }
+
+    fn answered(self) {
+        self.progress.answered(self.count);
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.progress.forget(self.count);
     }
 }
 
@@ -484,27 +493,19 @@ async fn connect(inner: &Arc<Inner>, runtime: tokio::runtime::Handle) -> lapin::
             .await?;
         channels.push(channel);
     }
-    let exchange = ShortString::from(inner.settings.exchange.as_str());
     let lanes = channels
         .into_iter()
-        .map(|channel| {
-            let (queue, jobs) = mpsc::unbounded_channel();
-            let progress = Arc::new(Progress::default());
-            runtime.spawn(drain(
-                channel.clone(),
-                exchange.clone(),
-                jobs,
-                inner.clone(),
-                progress.clone(),
-            ));
-            Lane {
-                channel,
-                queue,
-                progress,
-            }
+        .map(|channel| Lane {
+            channel,
+            order: Mutex::new(()),
+            progress: Progress::default(),
         })
         .collect();
-    Ok(Live { connection, lanes })
+    Ok(Live {
+        connection,
+        exchange: inner.settings.exchange.as_str().into(),
+        lanes,
+    })
 }
 
 /// The default queue's declare arguments: none for a classic queue,
