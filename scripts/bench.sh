@@ -140,6 +140,14 @@ cpu_split() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 machine_ticks() { awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat; }
 broker_pid() { pgrep -o -x beam.smp 2>/dev/null || true; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# Context switches (voluntary + involuntary) of each thread of a process,
+# summed by thread name: "name count" lines.
+ctx_switches() {
+    local t
+    for t in /proc/"$1"/task/*; do
+        awk -v n="$(tr ' ' '_' <"$t/comm")" '/ctxt_switches/ { s += $2 } END { print n, s }' "$t/status"
+    done | awk '{ s[$1] += $2 } END { for (n in s) print n, s[n] }' | sort
+}
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
 
@@ -273,9 +281,11 @@ if [[ -n ${BENCH_PERF:-} ]]; then
     perf record -q -F ${BENCH_PERF_HZ:-999} ${BENCH_PERF_G--g} -p "$DAEMON" -o "$OUT/perf.data" >"$OUT/perf.log" 2>&1 &
     PERF=$!
 fi
+CTX0=$(ctx_switches "$DAEMON")
 phase_begin
 WRK_JSON=$(run_wrk accepted-wrk "$KEY" "$SECS")
 phase_end BW
+CTX1=$(ctx_switches "$DAEMON")
 if [[ -n $PERF ]]; then
     kill -INT "$PERF"
     wait "$PERF" || true
@@ -449,9 +459,19 @@ fi
 printf '\n'
 line "figure" "value" "target"
 line "eventward (wrk) / ceiling rate" "$RATIO" ">= 0.9  $(verdict "$RATIO >= 0.9")"
-line "p99 eventward (wrk) - ceiling (ms)" "$P99_DIFF" "<= 5    $(verdict "$P99_DIFF <= 5")"
+# Latency is compared as both sides time it: http_load times each request
+# exactly as the plain publisher times each publish. wrk adds synthetic
+# samples for coordinated omission (stats_correct in wrk.c, before its Lua
+# done() sees the histogram), which the ceiling's figures do not have.
+line "p99 eventward (http_load) - ceiling (ms)" "$LOAD_P99_DIFF" "<= 5    $(verdict "$LOAD_P99_DIFF <= 5")"
+line "  (diagnostic) p99 eventward (wrk, CO-corrected) - ceiling (ms)" "$P99_DIFF" ""
 line "eventward us/event / broker us/msg, same phase (wrk)" "$CPU_WRK / $BR_WRK = $CPU_RATIO" "<= 0.2  $(verdict "$CPU_RATIO <= 0.2")"
-line "  (ours) eventward (http_load) / ceiling rate; p99 diff (ms)" "$LOAD_RATIO; $LOAD_P99_DIFF" ""
+line "  (ours) eventward (http_load) / ceiling rate" "$LOAD_RATIO" ""
+# Per accepted event, by eventward thread: each is a thread going to sleep
+# or being preempted, the cost of handing work between threads.
+CTX_PER_EVENT=$(join <(echo "$CTX0") <(echo "$CTX1") |
+    awk -v n="$(j "$WRK_JSON" .ok)" '{ d = ($3 - $2) / n; t += d; if (d >= 0.01) printf "%s %.2f, ", $1, d } END { printf "total %.2f", t }')
+line "eventward context switches/event (wrk), by thread" "$CTX_PER_EVENT" ""
 line "eventward us/event user + kernel (wrk)" "$(per_req_us "$BW_EW_USER" "$WRK_N") + $(per_req_us "$BW_EW_SYS" "$WRK_N")" ""
 line "broker us/msg: ceiling run -> eventward run (wrk)" "$BR_PLAIN -> $BR_WRK" ""
 if [[ $PHASES != core ]]; then
