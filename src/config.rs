@@ -67,8 +67,9 @@ pub struct Amqp {
     pub default_queue_type: QueueType,
     /// A publish not confirmed within this is answered 503 broker_unavailable.
     pub confirm_timeout_ms: u64,
-    /// Confirm-mode channels the publisher spreads events over (the default
-    /// is chosen by measurement: README, "Benchmark").
+    /// Confirm-mode channels in the publisher's pool. Each carries one
+    /// request at a time, so this is how many requests publish at once;
+    /// more wait for a channel (README, "Benchmark").
     pub channels: usize,
 }
 
@@ -150,7 +151,7 @@ exchange = "eventward.events"
 default_queue = "eventward.events.all"
 default_queue_type = "classic"
 confirm_timeout_ms = 5000
-channels = 2
+channels = 64
 
 [jwt]
 leeway_secs = 60
@@ -272,8 +273,8 @@ impl Settings {
         if self.amqp.default_queue.len() > 255 {
             bail!("amqp.default_queue must be at most 255 characters");
         }
-        if !(1..=64).contains(&self.amqp.channels) {
-            bail!("amqp.channels must be 1 to 64");
+        if !(1..=1024).contains(&self.amqp.channels) {
+            bail!("amqp.channels must be 1 to 1024");
         }
         if self.amqp.confirm_timeout_ms == 0 {
             bail!("amqp.confirm_timeout_ms must be greater than 0");

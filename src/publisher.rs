@@ -5,15 +5,19 @@
 //! its socket registered with a small runtime of ours (the AMQP runtime), so
 //! the connection outlives any actix worker.
 //!
-//! A request publishes from its own HTTP worker, straight onto a channel:
-//! there is no queue and no task in between, so no thread hop on the way out
-//! and none on the way back. lapin's I/O thread writes the frames and, when
-//! the broker confirms, wakes the waiting request itself. Each worker thread
-//! keeps to its own channels ([`pick_lane`]); a delivery tag is taken and the
-//! frames are queued in one step under the channel's `order` lock, so on
-//! every channel the frames leave in the order of their tags, whoever
-//! publishes. A request is answered only when the broker has confirmed all
-//! its messages.
+//! A request publishes from its own HTTP worker, straight onto a channel
+//! it holds alone until the broker has answered all its messages (a
+//! [`Lease`] from the pool): there is no queue and no task in between, so no
+//! thread hop on the way out and none on the way back. lapin's I/O thread
+//! writes the frames and, when the broker confirms, wakes the waiting
+//! request itself. A channel carries one request at a time because a
+//! `basic.return` names no delivery tag: lapin hands a returned message to
+//! whichever confirm of the next acknowledgement it completes first, which,
+//! with two requests on one channel, can be the other request's — a `202`
+//! for an event the broker dropped. With one request per channel, every
+//! return on it is that request's. A request is answered only when the
+//! broker has confirmed all its messages; requests beyond the pool's size
+//! wait for a channel (within the confirm timeout).
 //!
 //! A supervisor task (re)connects with backoff and re-declares the topology;
 //! while it is not connected, or the broker has blocked publishing, every
@@ -24,15 +28,12 @@
 //! atomics). Each lane also keeps, for the systemd watchdog (`watchdog.rs`),
 //! how many messages wait for a confirm and since when it last saw one:
 //! [`Publisher::stalled`]. A request that stops waiting (its confirm timed
-//! out) hands its confirms to a task that keeps waiting for them, so a
-//! broker that never answers still shows as a stall.
+//! out, or its client went away) leaves its channel to a task that waits for
+//! the outstanding confirms before lending the channel again, so a broker
+//! that never answers still shows as a stall.
 
-use std::cell::Cell;
-use std::future::Future;
-use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
@@ -47,7 +48,7 @@ use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
     PublisherConfirm,
 };
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::config::{Amqp, QueueType};
 use crate::metrics::{PublishResult, PUBLISHING};
@@ -63,11 +64,6 @@ pub struct Outbound {
 /// A confirm-mode channel, and what the watchdog reads of it.
 struct Lane {
     channel: Channel,
-    /// Held while one message takes its delivery tag and queues its frames
-    /// (one synchronous step inside lapin), so that on this channel frames
-    /// leave in the order of their tags. Only a thread that shares the lane
-    /// with another ever waits for it.
-    order: Mutex<()>,
     progress: Progress,
 }
 
@@ -113,6 +109,21 @@ struct Live {
     connection: Connection,
     exchange: ShortString,
     lanes: Box<[Lane]>,
+    /// The lanes no request holds, and a permit for each.
+    free: Mutex<Vec<usize>>,
+    available: Semaphore,
+    /// Where a lane left by its request waits for its confirms.
+    runtime: tokio::runtime::Handle,
+}
+
+impl Live {
+    fn give_back(&self, lane: usize) {
+        self.free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(lane);
+        self.available.add_permits(1);
+    }
 }
 
 struct Inner {
@@ -201,20 +212,15 @@ impl Publisher {
         if self.inner.blocked.load(Ordering::Relaxed) {
             return unavailable(count, PublishError::Blocked);
         }
-        let lane = pick_lane(live.lanes.len());
-        let mut answers = Box::pin(send_and_confirm(live, lane, messages));
-        match tokio::time::timeout(self.inner.confirm_timeout, answers.as_mut()).await {
+        match tokio::time::timeout(self.inner.confirm_timeout, send_and_confirm(live, messages))
+            .await
+        {
             Ok(Ok((results, latency))) => self.outcome(results, latency),
             Ok(Err(e)) => {
                 self.inner.lost.notify_one();
                 unavailable(count, PublishError::ConnectionLost(e.to_string()))
             }
             Err(_) => {
-                // Something keeps waiting for the broker's answer, so that a
-                // broker that never answers shows as a stall (`stalled`).
-                tokio::spawn(async move {
-                    let _ = answers.await;
-                });
                 for _ in 0..count {
                     PUBLISHING.confirmed(PublishResult::Timeout, None);
                 }
@@ -305,94 +311,116 @@ fn unavailable(count: usize, e: PublishError) -> Result<(), PublishError> {
     Err(e)
 }
 
-/// The lane this thread publishes on next. Each publishing thread (in the
-/// daemon, the HTTP workers) gets an index when it first publishes, and
-/// keeps to the lanes `index, index + threads, …` modulo the lanes: with at
-/// least as many channels as workers, no two workers share a channel, and
-/// the `order` lock is never contended.
-fn pick_lane(lanes: usize) -> usize {
-    static THREADS: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static CURSOR: Cell<Option<usize>> = const { Cell::new(None) };
-    }
-    CURSOR.with(|cursor| {
-        let at = cursor
-            .get()
-            .unwrap_or_else(|| THREADS.fetch_add(1, Ordering::Relaxed));
-        let threads = THREADS.load(Ordering::Relaxed).max(1);
-        cursor.set(Some((at + threads) % (lanes * threads)));
-        at % lanes
-    })
-}
-
-/// Sends one request's messages on `lane` and waits for every confirm.
-/// Err if a message could not be sent (the channel or connection is gone).
-async fn send_and_confirm(
-    live: Arc<Live>,
-    lane: usize,
-    messages: Vec<Outbound>,
-) -> lapin::Result<Answers> {
-    let lane = &live.lanes[lane];
-    let exchange = &live.exchange;
+/// Sends one request's messages on a channel of its own and waits for every
+/// confirm. Err if a message could not be sent (the channel or connection is
+/// gone).
+async fn send_and_confirm(live: Arc<Live>, messages: Vec<Outbound>) -> lapin::Result<Answers> {
+    let mut lease = Lease::take(live).await;
+    let live = lease.live.clone();
+    let lane = &live.lanes[lease.lane];
     let count = messages.len() as u64;
-    // The futures are first polled in order, so the messages leave in order.
-    let sent = join_all(messages.into_iter().map(|m| send(lane, exchange, m))).await;
+    lease.unsettled = true;
+    // Each future queues its frames in its first poll, and join_all first
+    // polls them in order: the messages leave in order.
+    let sent = join_all(
+        messages
+            .into_iter()
+            .map(|m| send(&lane.channel, &live.exchange, m)),
+    )
+    .await;
     let confirms = sent.into_iter().collect::<lapin::Result<Vec<_>>>()?;
     let sent_at = Instant::now();
-    let waiting = Waiting::new(&lane.progress, count);
+    lease.waiting(count);
     let results = join_all(confirms).await;
-    waiting.answered();
+    lease.settled();
     Ok((results, sent_at.elapsed()))
 }
 
-/// Publishes one message: its delivery tag is taken and its frames queued
-/// under the lane's `order` lock, in the first poll; then lapin's I/O thread
-/// writes them.
-async fn send(lane: &Lane, exchange: &ShortString, m: Outbound) -> lapin::Result<PublisherConfirm> {
+async fn send(
+    channel: &Channel,
+    exchange: &ShortString,
+    m: Outbound,
+) -> lapin::Result<PublisherConfirm> {
     const MANDATORY: BasicPublishOptions = BasicPublishOptions {
         mandatory: true,
         immediate: false,
     };
-    let mut sending = pin!(lane.channel.basic_publish(
-        exchange.clone(),
-        m.routing_key,
-        MANDATORY,
-        &m.body,
-        m.properties,
-    ));
-    let first = std::future::poll_fn(|cx| {
-        let _order = lane.order.lock().unwrap_or_else(PoisonError::into_inner);
-        Poll::Ready(Pin::as_mut(&mut sending).poll(cx))
-    })
-    .await;
-    match first {
-        Poll::Ready(sent) => sent,
-        Poll::Pending => sending.await,
+    channel
+        .basic_publish(
+            exchange.clone(),
+            m.routing_key,
+            MANDATORY,
+            &m.body,
+            m.properties,
+        )
+        .await
+}
+
+/// One lane, held by one request from before its first message is sent
+/// until the broker has answered all of them.
+struct Lease {
+    live: Arc<Live>,
+    lane: usize,
+    /// Messages sent and not yet answered, as counted on the lane's
+    /// [`Progress`].
+    waiting: u64,
+    /// Something may have been sent whose confirm was not seen.
+    unsettled: bool,
+}
+
+impl Lease {
+    /// Waits for a free lane (the semaphore is never closed).
+    async fn take(live: Arc<Live>) -> Lease {
+        if let Ok(permit) = live.available.acquire().await {
+            permit.forget();
+        }
+        let lane = live
+            .free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .expect("a permit stands for a free lane");
+        Lease {
+            live,
+            lane,
+            waiting: 0,
+            unsettled: false,
+        }
+    }
+
+    fn waiting(&mut self, n: u64) {
+        self.live.lanes[self.lane].progress.sent(n);
+        self.waiting += n;
+    }
+
+    /// Every confirm is in.
+    fn settled(&mut self) {
+        self.live.lanes[self.lane].progress.answered(self.waiting);
+        self.waiting = 0;
+        self.unsettled = false;
     }
 }
 
-/// Messages of one request the broker has not answered yet, on the lane's
-/// [`Progress`]; forgotten if the wait is dropped unanswered.
-struct Waiting<'a> {
-    progress: &'a Progress,
-    count: u64,
-}
-
-impl<'a> Waiting<'a> {
-    fn new(progress: &'a Progress, count: u64) -> Waiting<'a> {
-        progress.sent(count);
-        Waiting { progress, count }
-    }
-
-    fn answered(self) {
-        self.progress.answered(self.count);
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for Waiting<'_> {
+impl Drop for Lease {
     fn drop(&mut self) {
-        self.progress.forget(self.count);
+        if !self.unsettled {
+            self.live.give_back(self.lane);
+            return;
+        }
+        // The request stopped waiting with confirms outstanding. Until they
+        // are in, a return on this channel could be theirs: nobody else gets
+        // the channel before then, and the watchdog sees them wait.
+        let (live, lane, waiting) = (self.live.clone(), self.lane, self.waiting);
+        self.live.runtime.spawn(async move {
+            let answered = live.lanes[lane].channel.wait_for_confirms().await.is_ok();
+            let progress = &live.lanes[lane].progress;
+            if answered {
+                progress.answered(waiting);
+            } else {
+                progress.forget(waiting);
+            }
+            live.give_back(lane);
+        });
     }
 }
 
@@ -493,18 +521,20 @@ async fn connect(inner: &Arc<Inner>, runtime: tokio::runtime::Handle) -> lapin::
             .await?;
         channels.push(channel);
     }
-    let lanes = channels
+    let lanes: Box<[Lane]> = channels
         .into_iter()
         .map(|channel| Lane {
             channel,
-            order: Mutex::new(()),
             progress: Progress::default(),
         })
         .collect();
     Ok(Live {
         connection,
         exchange: inner.settings.exchange.as_str().into(),
+        free: Mutex::new((0..lanes.len()).rev().collect()),
+        available: Semaphore::new(lanes.len()),
         lanes,
+        runtime,
     })
 }
 

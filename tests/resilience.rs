@@ -292,3 +292,96 @@ async fn known_keys_keep_working_while_postgresql_is_away_and_changes_arrive_aft
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A basic.return names no delivery tag, and lapin hands a returned message
+/// to whichever confirm it completes first: were two requests' messages on
+/// one channel at once, one could be answered 202 for the other's dropped
+/// event. Routed and unrouted events interleaved from 32 clients over four
+/// workers and four channels: each request gets its own fate (202 or
+/// no_route), and the queue holds exactly the ids answered 202.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_request_gets_its_own_fate_when_routed_and_unrouted_events_interleave() {
+    let mut env = TestEnv::new();
+    env.set("EVENTWARD_AMQP__DEFAULT_QUEUE", "");
+    env.set("EVENTWARD_AMQP__CHANNELS", "4");
+    env.set("EVENTWARD_HTTP__WORKERS", "4");
+    let (_, routed_key) = env.secured_notification("routed");
+    let (_, unrouted_key) = env.secured_notification("unrouted");
+    let _daemon = env.serve().await;
+    // Only acme.routed reaches a queue; the daemon declared the exchange.
+    let channel = env.amqp().await;
+    channel
+        .queue_declare(
+            env.queue.as_str().into(),
+            lapin::options::QueueDeclareOptions::default(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    channel
+        .queue_bind(
+            env.queue.as_str().into(),
+            env.exchange.as_str().into(),
+            "acme.routed".into(),
+            Default::default(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+
+    let routed = env.url("/v1/events/acme/routed");
+    let unrouted = env.url("/v1/events/acme/unrouted");
+    let mut clients = Vec::new();
+    for c in 0..32 {
+        let (routed, unrouted) = (routed.clone(), unrouted.clone());
+        let (routed_key, unrouted_key) = (routed_key.clone(), unrouted_key.clone());
+        clients.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut accepted = Vec::new();
+            for i in 0..25 {
+                let to_queue = (c + i) % 2 == 0;
+                let (url, key) = if to_queue {
+                    (&routed, &routed_key)
+                } else {
+                    (&unrouted, &unrouted_key)
+                };
+                let r = client
+                    .post(url.as_str())
+                    .bearer_auth(key)
+                    .header("content-type", "application/json")
+                    .body(format!(r#"{{"client":{c},"n":{i}}}"#))
+                    .send()
+                    .await
+                    .expect("request");
+                let status = r.status().as_u16();
+                let body: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+                if to_queue {
+                    assert_eq!(status, 202, "a routed event was answered {body}");
+                    accepted.push(body["id"].as_str().unwrap().to_string());
+                } else {
+                    assert_eq!(
+                        (status, body["code"].as_str()),
+                        (503, Some("no_route")),
+                        "an unrouted event was answered {body}"
+                    );
+                }
+            }
+            accepted
+        }));
+    }
+    let mut accepted = HashSet::new();
+    for client in clients {
+        accepted.extend(client.await.unwrap());
+    }
+    assert_eq!(accepted.len(), 32 * 25 / 2);
+    let delivered: HashSet<String> = env
+        .take(accepted.len() + 1, Duration::from_secs(5))
+        .await
+        .iter()
+        .map(|m| {
+            let event: Value = serde_json::from_slice(&m.delivery.data).unwrap();
+            event["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(delivered, accepted);
+}
