@@ -5,19 +5,23 @@
 //! its socket registered with a small runtime of ours (the AMQP runtime), so
 //! the connection outlives any actix worker.
 //!
-//! A request publishes from its own HTTP worker, straight onto a channel
-//! it holds alone until the broker has answered all its messages (a
-//! [`Lease`] from the pool): there is no queue and no task in between, so no
-//! thread hop on the way out and none on the way back. lapin's I/O thread
-//! writes the frames and, when the broker confirms, wakes the waiting
-//! request itself. A channel carries one request at a time because a
-//! `basic.return` names no delivery tag: lapin hands a returned message to
-//! whichever confirm of the next acknowledgement it completes first, which,
-//! with two requests on one channel, can be the other request's — a `202`
-//! for an event the broker dropped. With one request per channel, every
-//! return on it is that request's. A request is answered only when the
-//! broker has confirmed all its messages; requests beyond the pool's size
-//! wait for a channel (within the confirm timeout).
+//! A request publishes from its own HTTP worker: it joins the worker's
+//! forming [`Group`], and a task on that worker sends the group once the
+//! worker's other ready requests have joined (one `yield_now`), on a channel
+//! it holds alone until the broker has answered every message (a [`Lease`]
+//! from the pool of `amqp.channels`). No queue and no thread in between:
+//! lapin's I/O thread writes the frames and, when the broker confirms, wakes
+//! the group's task, on the worker its requests wait on.
+//!
+//! Why a channel carries one group at a time: a `basic.return` names no
+//! delivery tag, and lapin hands a returned message to whichever confirm it
+//! completes next, possibly another message's. With the channel to itself,
+//! every return on it is the group's, and once all the group's confirms are
+//! in every return has arrived (each precedes its own message's ack), so
+//! each return is told to the message its `message_id` names ([`fates`]).
+//! Two groups sharing a channel could swap fates: a `202` for an event the
+//! broker dropped. Groups beyond the pool's size wait for a channel (within
+//! the confirm timeout).
 //!
 //! A supervisor task (re)connects with backoff and re-declares the topology;
 //! while it is not connected, or the broker has blocked publishing, every
@@ -32,6 +36,8 @@
 //! the outstanding confirms before lending the channel again, so a broker
 //! that never answers still shows as a stall.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -48,7 +54,7 @@ use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
     PublisherConfirm,
 };
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{oneshot, Notify, Semaphore};
 
 use crate::config::{Amqp, QueueType};
 use crate::metrics::{PublishResult, PUBLISHING};
@@ -91,7 +97,7 @@ impl Progress {
         self.forget(n);
     }
 
-    /// No longer waited for, and not answered either (the request went away).
+    /// No longer waited for, and not answered either (the channel failed).
     fn forget(&self, n: u64) {
         PUBLISHING.in_flight(-(n as i64));
         self.waiting.fetch_sub(n, Ordering::Relaxed);
@@ -109,10 +115,10 @@ struct Live {
     connection: Connection,
     exchange: ShortString,
     lanes: Box<[Lane]>,
-    /// The lanes no request holds, and a permit for each.
+    /// The lanes no group holds, and a permit for each.
     free: Mutex<Vec<usize>>,
     available: Semaphore,
-    /// Where a lane left by its request waits for its confirms.
+    /// Where a lane left with confirms outstanding waits for them.
     runtime: tokio::runtime::Handle,
 }
 
@@ -160,7 +166,7 @@ pub enum PublishError {
     ConnectionLost(String),
 }
 
-/// What the broker answered for each message of one request, and how long
+/// What the broker answered for each message of one group, and how long
 /// after sending the last answer came.
 type Answers = (Vec<lapin::Result<Confirmation>>, Duration);
 
@@ -200,7 +206,8 @@ impl Publisher {
 
     /// Publishes every message, in order, and waits for the broker to
     /// confirm each one. Ok only if all were confirmed and routed to at least
-    /// one queue. Runs on the caller's thread and runtime.
+    /// one queue. Call it on an actix worker (a `LocalSet`): the group the
+    /// request joins is sent by a task spawned there.
     pub async fn publish(&self, messages: Vec<Outbound>) -> Result<(), PublishError> {
         if messages.is_empty() {
             return Ok(());
@@ -212,14 +219,32 @@ impl Publisher {
         if self.inner.blocked.load(Ordering::Relaxed) {
             return unavailable(count, PublishError::Blocked);
         }
-        match tokio::time::timeout(self.inner.confirm_timeout, send_and_confirm(live, messages))
-            .await
-        {
-            Ok(Ok((results, latency))) => self.outcome(results, latency),
-            Ok(Err(e)) => {
-                self.inner.lost.notify_one();
-                unavailable(count, PublishError::ConnectionLost(e.to_string()))
+        let (done, fates) = oneshot::channel();
+        let forming = FORMING.with(|forming| {
+            let mut forming = forming.borrow_mut();
+            match forming.as_ref() {
+                Some(group) => {
+                    group.borrow_mut().join(messages, done);
+                    None
+                }
+                None => {
+                    let mut group = Group::default();
+                    group.join(messages, done);
+                    let group = Rc::new(RefCell::new(group));
+                    *forming = Some(group.clone());
+                    Some(group)
+                }
             }
+        });
+        if let Some(group) = forming {
+            tokio::task::spawn_local(run_group(live, group));
+        }
+        match tokio::time::timeout(self.inner.confirm_timeout, fates).await {
+            Ok(Ok((fates, latency))) => self.outcome(fates, latency),
+            Ok(Err(_)) => unavailable(
+                count,
+                PublishError::ConnectionLost("the publisher stopped before confirming".into()),
+            ),
             Err(_) => {
                 for _ in 0..count {
                     PUBLISHING.confirmed(PublishResult::Timeout, None);
@@ -229,26 +254,19 @@ impl Publisher {
         }
     }
 
-    /// One request's result from its messages' confirms, each counted.
-    fn outcome(
-        &self,
-        results: Vec<lapin::Result<Confirmation>>,
-        latency: Duration,
-    ) -> Result<(), PublishError> {
+    /// One request's result from its messages' fates, each counted.
+    fn outcome(&self, fates: Vec<Fate>, latency: Duration) -> Result<(), PublishError> {
         // A failure of the broker outranks a message that found no queue.
         let mut failed = None;
-        for result in results {
-            let (counted, error) = match result {
-                Ok(Confirmation::Ack(None)) => (PublishResult::Ack, None),
-                Ok(Confirmation::Ack(Some(_))) => {
-                    (PublishResult::Returned, Some(PublishError::NoRoute))
-                }
-                Ok(_) => (PublishResult::Nack, Some(PublishError::Nacked)),
-                Err(e) => {
+        for fate in fates {
+            let (counted, error) = match fate {
+                Fate::Ack => (PublishResult::Ack, None),
+                Fate::Returned => (PublishResult::Returned, Some(PublishError::NoRoute)),
+                Fate::Nack => (PublishResult::Nack, Some(PublishError::Nacked)),
+                Fate::Failed(e) => {
                     self.inner.lost.notify_one();
-                    let e = PublishError::ConnectionLost(e.to_string());
                     PUBLISHING.confirmed(PublishResult::Unavailable, None);
-                    failed = Some(e);
+                    failed = Some(PublishError::ConnectionLost(e));
                     continue;
                 }
             };
@@ -311,8 +329,102 @@ fn unavailable(count: usize, e: PublishError) -> Result<(), PublishError> {
     Err(e)
 }
 
-/// Sends one request's messages on a channel of its own and waits for every
-/// confirm. Err if a message could not be sent (the channel or connection is
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq)]
+enum Fate {
+    Ack,
+    /// Acked, but returned first: no queue was bound for it.
+    Returned,
+    Nack,
+    /// Not sent, or the channel failed before the broker answered.
+    Failed(String),
+}
+
+type Fates = (Vec<Fate>, Duration);
+
+/// Requests of one HTTP worker that publish together, on one lease.
+#[derive(Default)]
+struct Group {
+    messages: Vec<Outbound>,
+    /// Each member's message count, in order, and where to send their fates.
+    members: Vec<(usize, oneshot::Sender<Fates>)>,
+}
+
+impl Group {
+    fn join(&mut self, messages: Vec<Outbound>, done: oneshot::Sender<Fates>) {
+        self.members.push((messages.len(), done));
+        self.messages.extend(messages);
+    }
+}
+
+thread_local! {
+    /// The group this worker's requests join until its task sends it.
+    static FORMING: RefCell<Option<Rc<RefCell<Group>>>> = const { RefCell::new(None) };
+}
+
+/// Sends a group once the worker's other ready requests have joined it, and
+/// tells each member what became of its messages. A return is told to the
+/// message its `message_id` names, whichever confirm lapin attached it to:
+/// the group holds its channel alone, so every return on it is the group's,
+/// and once all its confirms are in, every return has arrived (each precedes
+/// its own message's ack).
+async fn run_group(live: Arc<Live>, group: Rc<RefCell<Group>>) {
+    tokio::task::yield_now().await;
+    FORMING.with(|forming| forming.borrow_mut().take());
+    let Group { messages, members } = std::mem::take(&mut *group.borrow_mut());
+    let ids: Vec<Option<ShortString>> = messages
+        .iter()
+        .map(|m| m.properties.message_id().clone())
+        .collect();
+    let count = messages.len();
+    let (fates, latency) = match send_and_confirm(live, messages).await {
+        Ok((results, latency)) => (fates(results, &ids), latency),
+        Err(e) => (vec![Fate::Failed(e.to_string()); count], Duration::ZERO),
+    };
+    let mut fates = fates.into_iter();
+    for (n, done) in members {
+        // A member that stopped waiting has counted its messages already.
+        let _ = done.send((fates.by_ref().take(n).collect(), latency));
+    }
+}
+
+/// Each message's fate from the confirms, the returns matched by message id.
+/// A return naming no message of the group (never seen: every event has its
+/// own id) fails every acked message, so none is answered 202 in its place.
+fn fates(results: Vec<lapin::Result<Confirmation>>, ids: &[Option<ShortString>]) -> Vec<Fate> {
+    let mut returned = Vec::new();
+    let mut fates: Vec<Fate> = results
+        .into_iter()
+        .map(|result| match result {
+            Ok(Confirmation::Ack(back)) => {
+                returned.extend(back);
+                Fate::Ack
+            }
+            Ok(Confirmation::Nack(back)) => {
+                returned.extend(back);
+                Fate::Nack
+            }
+            Ok(Confirmation::NotRequested) => Fate::Failed("no confirm was requested".into()),
+            Err(e) => Fate::Failed(e.to_string()),
+        })
+        .collect();
+    for message in returned {
+        let id = message.properties.message_id();
+        match ids.iter().position(|own| id.is_some() && own == id) {
+            Some(i) if fates[i] == Fate::Ack => fates[i] = Fate::Returned,
+            Some(_) => {}
+            None => {
+                for fate in fates.iter_mut().filter(|f| **f == Fate::Ack) {
+                    *fate = Fate::Returned;
+                }
+            }
+        }
+    }
+    fates
+}
+
+/// Sends a group's messages, in order, on a channel of its own and waits
+/// for every confirm. Err if a message could not be sent (the channel or connection is
 /// gone).
 async fn send_and_confirm(live: Arc<Live>, messages: Vec<Outbound>) -> lapin::Result<Answers> {
     let mut lease = Lease::take(live).await;
@@ -356,8 +468,8 @@ async fn send(
         .await
 }
 
-/// One lane, held by one request from before its first message is sent
-/// until the broker has answered all of them.
+/// One lane, held by one group from before its first message is sent until
+/// the broker has answered all of them.
 struct Lease {
     live: Arc<Live>,
     lane: usize,
@@ -407,7 +519,7 @@ impl Drop for Lease {
             self.live.give_back(self.lane);
             return;
         }
-        // The request stopped waiting with confirms outstanding. Until they
+        // The group stopped waiting with confirms outstanding. Until they
         // are in, a return on this channel could be theirs: nobody else gets
         // the channel before then, and the watchdog sees them wait.
         let (live, lane, waiting) = (self.live.clone(), self.lane, self.waiting);
