@@ -1,7 +1,10 @@
 //! The one place that turns a refusal into HTTP: an RFC 9457
 //! `application/problem+json` body with a stable snake_case `code`.
 
-use actix_web::http::{header, StatusCode};
+use std::borrow::Cow;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
@@ -102,14 +105,15 @@ impl Code {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub code: Code,
-    pub detail: String,
+    /// Most details are fixed sentences: borrowed, not allocated per refusal.
+    pub detail: Cow<'static, str>,
     /// Extension members (RFC 9457 §3.2) added to the body, e.g. the JWKS
     /// check report of a refused provider.
     pub extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl Problem {
-    pub fn new(code: Code, detail: impl Into<String>) -> Problem {
+    pub fn new(code: Code, detail: impl Into<Cow<'static, str>>) -> Problem {
         Problem {
             code,
             detail: detail.into(),
@@ -173,7 +177,7 @@ struct Body<'a> {
     /// `urn:eventward:problem:<code>`: one problem type per code, so the
     /// specific `title` is allowed (RFC 9457 §4.2).
     #[serde(rename = "type")]
-    kind: String,
+    kind: TypeUrn,
     title: &'static str,
     status: u16,
     detail: &'a str,
@@ -184,6 +188,15 @@ struct Body<'a> {
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// `urn:eventward:problem:<code>`, written straight into the body.
+struct TypeUrn(Code);
+
+impl Serialize for TypeUrn {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("urn:eventward:problem:{}", self.0.as_str()))
+    }
+}
+
 impl ResponseError for Problem {
     fn status_code(&self) -> StatusCode {
         self.code.status()
@@ -192,7 +205,7 @@ impl ResponseError for Problem {
     fn error_response(&self) -> HttpResponse {
         let status = self.code.status();
         let mut response = HttpResponse::build(status);
-        response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         if self.code == Code::InsufficientScope {
             response.insert_header((
                 header::WWW_AUTHENTICATE,
@@ -201,7 +214,7 @@ impl ResponseError for Problem {
         } else if status == StatusCode::UNAUTHORIZED {
             response.insert_header((
                 header::WWW_AUTHENTICATE,
-                r#"Bearer realm="eventward", error="invalid_token""#,
+                HeaderValue::from_static(r#"Bearer realm="eventward", error="invalid_token""#),
             ));
         }
         if let Some(secs) = self.code.retry_after() {
@@ -212,7 +225,7 @@ impl ResponseError for Problem {
         }
         response.body(
             serde_json::to_vec(&Body {
-                kind: format!("urn:eventward:problem:{}", self.code.as_str()),
+                kind: TypeUrn(self.code),
                 title: self.code.title(),
                 status: status.as_u16(),
                 detail: &self.detail,

@@ -642,7 +642,7 @@ async fn workspaces_page(
     let code = error.map_or(StatusCode::OK, |p| p.code.status());
     Ok(status(
         code,
-        views::workspaces(&ctx.viewer(), error.map(|p| p.detail.as_str()), &all),
+        views::workspaces(&ctx.viewer(), error.map(|p| &*p.detail), &all),
     ))
 }
 
@@ -701,7 +701,7 @@ async fn workspace_page(
         views::workspace(
             &ctx.viewer(),
             &workspace_view(w),
-            error.map(|p| p.detail.as_str()),
+            error.map(|p| &*p.detail),
             &ns,
         ),
     ))
@@ -825,7 +825,7 @@ async fn notification_page(
         allowed_origins: info.allowed_origins,
     };
     let (code, error, sel) = match error {
-        Some((p, sel)) => (p.code.status(), Some(p.detail.as_str()), sel),
+        Some((p, sel)) => (p.code.status(), Some(&*p.detail), sel),
         None => (
             StatusCode::OK,
             None,
