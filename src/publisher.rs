@@ -408,9 +408,19 @@ fn fates(results: Vec<lapin::Result<Confirmation>>, ids: &[Option<ShortString>])
             Err(e) => Fate::Failed(e.to_string()),
         })
         .collect();
-    for message in returned {
-        let id = message.properties.message_id();
-        match ids.iter().position(|own| id.is_some() && own == id) {
+    let returned = returned.iter().map(|m| m.properties.message_id().as_ref());
+    tell_returns(&mut fates, returned, ids);
+    fates
+}
+
+/// Marks as returned each acked message a return names by its message id.
+fn tell_returns<'a>(
+    fates: &mut [Fate],
+    returned: impl IntoIterator<Item = Option<&'a ShortString>>,
+    ids: &[Option<ShortString>],
+) {
+    for id in returned {
+        match id.and_then(|id| ids.iter().position(|own| own.as_ref() == Some(id))) {
             Some(i) if fates[i] == Fate::Ack => fates[i] = Fate::Returned,
             Some(_) => {}
             None => {
@@ -420,12 +430,11 @@ fn fates(results: Vec<lapin::Result<Confirmation>>, ids: &[Option<ShortString>])
             }
         }
     }
-    fates
 }
 
 /// Sends a group's messages, in order, on a channel of its own and waits
-/// for every confirm. Err if a message could not be sent (the channel or connection is
-/// gone).
+/// for every confirm. Err if a message could not be sent (the channel or
+/// connection is gone).
 async fn send_and_confirm(live: Arc<Live>, messages: Vec<Outbound>) -> lapin::Result<Answers> {
     let mut lease = Lease::take(live).await;
     let live = lease.live.clone();
@@ -702,4 +711,41 @@ pub async fn declare(channel: &Channel, settings: &Amqp) -> lapin::Result<()> {
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(n: usize) -> Vec<Option<ShortString>> {
+        (0..n).map(|i| Some(format!("id-{i}").into())).collect()
+    }
+
+    #[test]
+    fn a_return_is_told_to_the_message_it_names_whichever_confirm_carried_it() {
+        let ids = ids(3);
+        let mut fates = vec![Fate::Ack, Fate::Ack, Fate::Ack];
+        // lapin attached message 2's return to message 0's confirm.
+        tell_returns(&mut fates, [ids[2].as_ref()], &ids);
+        assert_eq!(fates, [Fate::Ack, Fate::Ack, Fate::Returned]);
+    }
+
+    #[test]
+    fn a_nack_or_a_failure_outranks_a_return() {
+        let ids = ids(2);
+        let mut fates = vec![Fate::Nack, Fate::Failed("gone".into())];
+        tell_returns(&mut fates, [ids[0].as_ref(), ids[1].as_ref()], &ids);
+        assert_eq!(fates, [Fate::Nack, Fate::Failed("gone".into())]);
+    }
+
+    #[test]
+    fn a_return_naming_no_message_of_the_group_leaves_no_ack_standing() {
+        let ids = ids(3);
+        let stranger: ShortString = "someone-else".into();
+        for returned in [Some(&stranger), None] {
+            let mut fates = vec![Fate::Ack, Fate::Nack, Fate::Ack];
+            tell_returns(&mut fates, [returned], &ids);
+            assert_eq!(fates, [Fate::Returned, Fate::Nack, Fate::Returned]);
+        }
+    }
 }
