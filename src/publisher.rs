@@ -32,9 +32,10 @@
 //! atomics). Each lane also keeps, for the systemd watchdog (`watchdog.rs`),
 //! how many messages wait for a confirm and since when it last saw one:
 //! [`Publisher::stalled`]. A request that stops waiting (its confirm timed
-//! out, or its client went away) leaves its channel to a task that waits for
-//! the outstanding confirms before lending the channel again, so a broker
-//! that never answers still shows as a stall.
+//! out) does not stop its group, which keeps its channel until the broker
+//! answers, so a broker that never answers shows as a stall. A lease given
+//! up with confirms outstanding (a send failed, the worker stopped) is lent
+//! again only after a task on the AMQP runtime has seen them answered.
 
 use std::cell::RefCell;
 use std::rc::Rc;
