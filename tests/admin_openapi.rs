@@ -80,7 +80,13 @@ async fn the_admin_api_matches_its_openapi_document() {
                 .args(["run", &url, "-H", &header])
                 .args(["--checks", "all"])
                 .args(["--max-examples", "25"])
-                .args(["--workers", "2"])
+                // One worker: with two, a CI run failed inside hypothesis
+                // (parsing a lambda's source) with CPython 3.11's "AST
+                // constructor recursion depth mismatch", a failure of the
+                // tool, not of the API. The AST constructor's recursion
+                // counter is kept per interpreter, not per thread, and is
+                // known to come out of step (cpython#106905).
+                .args(["--workers", "1"])
                 .args(["--seed", "20261126"])
                 .args(["--max-response-time", "30"])
                 .args(["--request-timeout", "30"])
