@@ -68,8 +68,9 @@ pub struct Amqp {
     /// A publish not confirmed within this is answered 503 broker_unavailable.
     pub confirm_timeout_ms: u64,
     /// Confirm-mode channels in the publisher's pool. Each carries one
-    /// request at a time, so this is how many requests publish at once;
-    /// more wait for a channel (README, "Benchmark").
+    /// group at a time (the requests one HTTP worker had ready together), so
+    /// this bounds the groups in flight; more wait for a channel (README,
+    /// "Benchmark").
     pub channels: usize,
 }
 
