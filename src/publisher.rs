@@ -223,22 +223,27 @@ impl Publisher {
         let (done, fates) = oneshot::channel();
         let forming = FORMING.with(|forming| {
             let mut forming = forming.borrow_mut();
+            // A group formed on another connection (the broker reconnected
+            // meanwhile) is left to go its way; this request starts anew.
             match forming.as_ref() {
-                Some(group) => {
+                Some(group) if Arc::ptr_eq(&group.borrow().live, &live) => {
                     group.borrow_mut().join(messages, done);
                     None
                 }
-                None => {
-                    let mut group = Group::default();
-                    group.join(messages, done);
-                    let group = Rc::new(RefCell::new(group));
+                _ => {
+                    let group = Rc::new(RefCell::new(Group {
+                        live,
+                        messages: Vec::new(),
+                        members: Vec::new(),
+                    }));
+                    group.borrow_mut().join(messages, done);
                     *forming = Some(group.clone());
                     Some(group)
                 }
             }
         });
         if let Some(group) = forming {
-            tokio::task::spawn_local(run_group(live, group));
+            tokio::task::spawn_local(run_group(group));
         }
         match tokio::time::timeout(self.inner.confirm_timeout, fates).await {
             Ok(Ok((fates, latency))) => self.outcome(fates, latency),
@@ -344,8 +349,9 @@ enum Fate {
 type Fates = (Vec<Fate>, Duration);
 
 /// Requests of one HTTP worker that publish together, on one lease.
-#[derive(Default)]
 struct Group {
+    /// The connection the group publishes on.
+    live: Arc<Live>,
     messages: Vec<Outbound>,
     /// Each member's message count, in order, and where to send their fates.
     members: Vec<(usize, oneshot::Sender<Fates>)>,
@@ -369,10 +375,23 @@ thread_local! {
 /// the group holds its channel alone, so every return on it is the group's,
 /// and once all its confirms are in, every return has arrived (each precedes
 /// its own message's ack).
-async fn run_group(live: Arc<Live>, group: Rc<RefCell<Group>>) {
+async fn run_group(group: Rc<RefCell<Group>>) {
     tokio::task::yield_now().await;
-    FORMING.with(|forming| forming.borrow_mut().take());
-    let Group { messages, members } = std::mem::take(&mut *group.borrow_mut());
+    FORMING.with(|forming| {
+        let mut forming = forming.borrow_mut();
+        if forming.as_ref().is_some_and(|g| Rc::ptr_eq(g, &group)) {
+            *forming = None;
+        }
+    });
+    let (live, messages, members) = {
+        let mut group = group.borrow_mut();
+        let live = group.live.clone();
+        (
+            live,
+            std::mem::take(&mut group.messages),
+            std::mem::take(&mut group.members),
+        )
+    };
     let ids: Vec<Option<ShortString>> = messages
         .iter()
         .map(|m| m.properties.message_id().clone())
